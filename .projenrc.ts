@@ -1,0 +1,70 @@
+import { javascript, typescript } from 'projen';
+
+const project = new typescript.TypeScriptProject({
+  name: 'cdk8s-trusted-registry',
+  description: 'cdk8s constructs for an in-cluster private registry and an admission policy that admits only images pinned by digest from it.',
+  defaultReleaseBranch: 'main',
+  projenrcTs: true,
+  packageManager: javascript.NodePackageManager.NPM,
+  minNodeVersion: '20.0.0',
+  typescriptVersion: '~5.6.0',
+  license: 'Apache-2.0',
+  copyrightOwner: 'The cdk8s-trusted-registry authors',
+  github: false,
+  release: false,
+  sampleCode: false,
+  eslint: false,
+  buildWorkflow: false,
+  srcdir: 'src',
+  testdir: 'test',
+  libdir: 'lib',
+  peerDeps: ['cdk8s@^2.70.0', 'constructs@^10.4.0'],
+  deps: ['cdk8s-plus-27@^2.9.5', 'bcryptjs@^3.0.2'],
+  devDeps: [
+    'cdk8s-cli@^2.200.0',
+    'kubernetes-models@^4.5.1',
+    '@bufbuild/cel@^0.6.1',
+    '@marcbachmann/cel-js@^8.0.0',
+    '@peculiar/x509@^2.2.0',
+    'smol-toml@^1.3.0',
+    'yaml@^2.6.0',
+  ],
+  jestOptions: {
+    // Snapshots change only through `npm run test:update`, never as a side effect of `npm test`.
+    updateSnapshot: javascript.UpdateSnapshot.NEVER,
+    jestConfig: {
+      testMatch: ['<rootDir>/test/**/*.test.ts'],
+      testTimeout: 120_000,
+      collectCoverage: false,
+    },
+  },
+  tsconfig: {
+    compilerOptions: {
+      rootDir: '.',
+      skipLibCheck: true,
+    },
+    include: ['imports/**/*.ts'],
+  },
+  tsconfigDev: {
+    compilerOptions: { skipLibCheck: true },
+    include: ['../src/**/*.ts', '../imports/**/*.ts', '../bench/**/*.ts'],
+  },
+  gitignore: ['/dist/', '/cdk8s.out/', '/bench/out/'],
+});
+
+project.package.addField('main', 'lib/src/index.js');
+project.package.addField('types', 'lib/src/index.d.ts');
+
+project.addTask('import:k8s', {
+  description: 'Regenerate imports/k8s.ts from a Kubernetes API schema (path or URL; default: ../shared/k8s-schemas/v1.30.0/_definitions.json)',
+  exec: 'node scripts/import-k8s.js',
+  receiveArgs: true,
+});
+
+// `cdk8s synth` runs the compiled app (see cdk8s.yaml), so compile first.
+project.addTask('synth', {
+  description: 'Compile and synthesize the default chart to dist/',
+  steps: [{ spawn: 'compile' }, { exec: 'cdk8s synth' }],
+});
+
+project.synth();

@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+// Regenerates imports/k8s.ts with cdk8s-cli's own Kubernetes importer, fed from a schema given as a
+// local path or an http(s) URL. `cdk8s import k8s@X` can only download its schema from a fixed
+// host; this script reuses the same generator so the output is byte-identical to what it writes.
+//
+// Usage: node scripts/import-k8s.js [SCHEMA_PATH_OR_URL] [K8S_VERSION]
+//   default schema: ../shared/k8s-schemas/v1.30.0/_definitions.json, default version: 1.30.0
+const fs = require('fs');
+const path = require('path');
+// cdk8s-cli does not export its importer; load its files by path (pinned in package-lock.json).
+const cliLib = path.join(path.dirname(require.resolve('cdk8s-cli/package.json')), 'lib');
+const cliUtil = require(path.join(cliLib, 'util'));
+const { ImportKubernetesApi } = require(path.join(cliLib, 'import', 'k8s'));
+const { Language } = require(path.join(cliLib, 'import', 'base'));
+
+const root = path.resolve(__dirname, '..');
+const source = process.argv[2] ?? path.join(root, '..', 'shared', 'k8s-schemas', 'v1.30.0', '_definitions.json');
+const apiVersion = process.argv[3] ?? '1.30.0';
+
+async function main() {
+  const isUrl = /^https?:\/\//.test(source);
+  if (!isUrl && !fs.existsSync(source)) {
+    throw new Error(`schema not found at "${source}": pass a path or URL to a Kubernetes _definitions.json`);
+  }
+  const fetchSchema = cliUtil.download;
+  // The importer asks util.download() for its fixed URL; answer with the schema we were given.
+  cliUtil.download = async () => (isUrl ? fetchSchema(source) : fs.readFileSync(source, 'utf-8'));
+
+  const importer = new ImportKubernetesApi({ apiVersion });
+  await importer.import({
+    outdir: path.join(root, 'imports'),
+    targetLanguage: Language.TYPESCRIPT,
+    moduleNamePrefix: undefined,
+  });
+}
+
+main().catch((err) => {
+  console.error(`import-k8s: ${err.message}`);
+  process.exit(1);
+});
