@@ -1,0 +1,68 @@
+/**
+ * Synth-time input checks shared by every construct. Each failure names the prop, shows the bad
+ * value and says what is allowed, so the message alone is enough to fix the input.
+ */
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** Throws `'<prop>' <rule>, got <value>`. */
+export function invalid(prop: string, rule: string, value: unknown): never {
+  throw new Error(`'${prop}' ${rule}, got ${JSON.stringify(value)}`);
+}
+
+/** True for an RFC 1123 DNS label (lowercase, ≤ 63 characters). */
+export function isDnsLabel(value: string): boolean {
+  return value.length <= 63 && DNS_LABEL.test(value);
+}
+
+/** True for an RFC 1123 DNS subdomain (dot-separated labels, ≤ 253 characters). */
+export function isDnsSubdomain(value: string): boolean {
+  return value.length > 0 && value.length <= 253 && value.split('.').every(isDnsLabel);
+}
+
+/** A Kubernetes namespace name (DNS-1123 label). */
+export function validateNamespace(prop: string, value: string): string {
+  if (!isDnsLabel(value)) {
+    invalid(prop, 'must be a Kubernetes namespace name (lowercase letters, digits and "-", at most 63 characters, starting and ending with a letter or digit)', value);
+  }
+  return value;
+}
+
+/** A Kubernetes object name (DNS-1123 subdomain), e.g. a Secret, ServiceAccount or ConfigMap. */
+export function validateObjectName(prop: string, value: string): string {
+  if (!isDnsSubdomain(value)) {
+    invalid(prop, 'must be a Kubernetes object name (lowercase DNS subdomain: letters, digits, "-" and ".", at most 253 characters)', value);
+  }
+  return value;
+}
+
+/**
+ * A registry host name as it appears at the start of an image reference: a lowercase DNS name
+ * with at least one dot, no scheme, port or path.
+ */
+export function validateHost(prop: string, value: string): string {
+  if (!isDnsSubdomain(value) || !value.includes('.')) {
+    invalid(prop, 'must be a lowercase DNS name with at least one dot, without scheme, port or path (e.g. "registry.example.com")', value);
+  }
+  return value;
+}
+
+/** A positive integer within [min, max]. */
+export function validateInteger(prop: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    invalid(prop, `must be an integer from ${min} to ${max}`, value);
+  }
+  return value;
+}
+
+/** Throws when a list holds the same value twice. */
+export function validateUnique(prop: string, values: readonly string[]): readonly string[] {
+  const seen = new Set<string>();
+  for (const value of values) {
+    if (seen.has(value)) {
+      invalid(prop, 'must not list the same value twice', value);
+    }
+    seen.add(value);
+  }
+  return values;
+}
