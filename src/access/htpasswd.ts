@@ -1,0 +1,73 @@
+import { createHash } from 'crypto';
+import * as bcrypt from 'bcryptjs';
+import { invalid, validateInteger } from '../validation';
+
+/**
+ * bcrypt cost of the hashes written at synth time; the same as `htpasswd -B`. The registry
+ * re-checks the hash on every request, so each step up doubles the CPU time of every push and
+ * pull, while the passwords this chart expects (≥ 16 random characters) gain nothing from it.
+ */
+export const HTPASSWD_BCRYPT_COST = 5;
+
+/** Passwords shorter than this are refused: a low bcrypt cost is only safe for long secrets. */
+export const MIN_PASSWORD_LENGTH = 16;
+
+/** bcrypt ignores everything after 72 bytes, so a longer password is not what it seems. */
+const MAX_PASSWORD_BYTES = 72;
+
+/** A registry user whose password is hashed into htpasswd at synth time. */
+export interface RegistryUser {
+  /** User name: not empty, no `:` and no whitespace (htpasswd's field separator and line format). */
+  readonly username: string;
+
+  /** Password: at least 16 characters, at most 72 bytes. Only its bcrypt hash is synthesized. */
+  readonly password: string;
+}
+
+/** Options of `htpasswdLine()`. */
+export interface HtpasswdOptions {
+  /**
+   * Non-secret text that makes the salt unique to this registry (e.g. its host), so the same
+   * user and password hash differently on two registries.
+   * @default ''
+   */
+  readonly saltContext?: string;
+
+  /**
+   * bcrypt cost.
+   * @default HTPASSWD_BCRYPT_COST
+   */
+  readonly cost?: number;
+}
+
+/** Checks a user as htpasswd and bcrypt require; `prop` names the input in errors. */
+export function validateRegistryUser(prop: string, user: RegistryUser): void {
+  if (!user.username || /[:\s]/.test(user.username)) {
+    invalid(`${prop}.username`, 'must be a non-empty name without ":" or whitespace', user.username);
+  }
+  if (user.password.length < MIN_PASSWORD_LENGTH) {
+    // The password itself is never echoed, only its length.
+    invalid(`${prop}.password`, `must be at least ${MIN_PASSWORD_LENGTH} characters (use a random one), got one of length`, user.password.length);
+  }
+  if (Buffer.byteLength(user.password, 'utf-8') > MAX_PASSWORD_BYTES) {
+    invalid(`${prop}.password`, `must be at most ${MAX_PASSWORD_BYTES} bytes (bcrypt ignores the rest), got one of bytes`, Buffer.byteLength(user.password, 'utf-8'));
+  }
+}
+
+/**
+ * One htpasswd line `user:$2y$<cost>$<salt><hash>` for the user.
+ *
+ * The salt is derived from the user name and `saltContext`, never from the password, so the
+ * output is byte-identical on every synth (GitOps) while the hash still costs a bcrypt
+ * computation per guess.
+ */
+export function htpasswdLine(user: RegistryUser, options: HtpasswdOptions = {}): string {
+  validateRegistryUser('user', user);
+  const cost = validateInteger('cost', options.cost ?? HTPASSWD_BCRYPT_COST, 4, 31);
+  const saltBytes = createHash('sha256')
+    .update(`cdk8s-trusted-registry/htpasswd\0${options.saltContext ?? ''}\0${user.username}`)
+    .digest()
+    .subarray(0, 16);
+  const salt = `$2y$${String(cost).padStart(2, '0')}$${bcrypt.encodeBase64(saltBytes, 16)}`;
+  return `${user.username}:${bcrypt.hashSync(user.password, salt)}`;
+}

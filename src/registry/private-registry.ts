@@ -1,0 +1,327 @@
+import { createHash } from 'crypto';
+import { ApiObject, Chart, Duration, JsonPatch, Size } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import { HtpasswdSource } from './htpasswd-source';
+import { RegistryCertificate } from './registry-certificate';
+import { REGISTRY_CONTAINER_PORT, REGISTRY_PATHS, RegistryConfigOptions, renderRegistryConfig } from './registry-config';
+import { RegistryStorage } from './registry-storage';
+import { IMAGES } from '../images';
+import { invalid, validateHost, validateInteger, validateObjectName } from '../validation';
+
+/** The port the Service and Ingress backend listen on, so image references need no port. */
+export const REGISTRY_SERVICE_PORT = 443;
+
+/** The uid and gid the registry runs as (the `registry:2` image needs no particular user). */
+export const REGISTRY_USER_ID = 1000;
+
+/**
+ * ingress-nginx annotations a push through the Ingress needs: no body size limit (layers are
+ * large), no request buffering (streams uploads instead of spooling them to the controller's
+ * disk), 600 s read/send timeouts for slow layers, and HTTPS to the backend because the
+ * registry only serves TLS.
+ */
+export const INGRESS_NGINX_ANNOTATIONS: Readonly<Record<string, string>> = {
+  'nginx.ingress.kubernetes.io/backend-protocol': 'HTTPS',
+  'nginx.ingress.kubernetes.io/proxy-body-size': '0',
+  'nginx.ingress.kubernetes.io/proxy-read-timeout': '600',
+  'nginx.ingress.kubernetes.io/proxy-request-buffering': 'off',
+  'nginx.ingress.kubernetes.io/proxy-send-timeout': '600',
+};
+
+/** The kind of workload that runs the registry. */
+export enum RegistryWorkloadKind {
+  /** A Deployment (with the `Recreate` strategy on storage only one pod can mount). */
+  DEPLOYMENT = 'Deployment',
+  /** A StatefulSet: never two pods of the same ordinal at once. */
+  STATEFUL_SET = 'StatefulSet',
+}
+
+/** The key of the HTTP secret inside the Secret given as `httpSecret`. */
+export const HTTP_SECRET_KEY = 'http-secret';
+
+/** Props of `PrivateRegistry`. */
+export interface PrivateRegistryProps {
+  /**
+   * The DNS name clients use for the registry (the Ingress host and the first name of image
+   * references), without scheme, port or path.
+   */
+  readonly host: string;
+
+  /**
+   * Base name of the registry's Kubernetes objects (Service, workload, ConfigMap, claim, Secrets).
+   * @default 'registry'
+   */
+  readonly name?: string;
+
+  /**
+   * The registry image; must be pinned by digest.
+   * @default IMAGES.registry
+   */
+  readonly image?: string;
+
+  /**
+   * Number of registry pods. More than one needs shared storage and `httpSecret`.
+   * @default 1
+   */
+  readonly replicas?: number;
+
+  /**
+   * The workload kind that runs the registry.
+   * @default RegistryWorkloadKind.DEPLOYMENT
+   */
+  readonly workloadKind?: RegistryWorkloadKind;
+
+  /**
+   * Where blobs are stored.
+   * @default RegistryStorage.newClaim() - a 10 GiB ReadWriteOnce claim of the default StorageClass
+   */
+  readonly storage?: RegistryStorage;
+
+  /**
+   * The htpasswd file the registry authenticates users against.
+   * @default HtpasswdSource.fromSecretName('<name>-htpasswd') - a Secret you create beforehand
+   */
+  readonly htpasswd?: HtpasswdSource;
+
+  /**
+   * The certificate the registry and its Ingress serve.
+   * @default RegistryCertificate.fromSecretName('<name>-tls') - a TLS Secret you create beforehand
+   */
+  readonly certificate?: RegistryCertificate;
+
+  /**
+   * A Secret whose key `http-secret` holds the registry's `http.secret` (signs upload state).
+   * Required with more than one replica, so that an upload may continue on another pod.
+   * @default - each pod generates its own at start (fine for one replica)
+   */
+  readonly httpSecret?: kplus.ISecret;
+
+  /**
+   * Whether to expose the registry outside the cluster through a TLS Ingress for `host`.
+   * @default true
+   */
+  readonly ingress?: boolean;
+
+  /**
+   * IngressClass of the Ingress.
+   * @default 'nginx'
+   */
+  readonly ingressClassName?: string;
+
+  /**
+   * Annotations of the Ingress. Replaces the defaults entirely, so controllers other than
+   * ingress-nginx get only their own.
+   * @default INGRESS_NGINX_ANNOTATIONS
+   */
+  readonly ingressAnnotations?: Record<string, string>;
+
+  /**
+   * Settings of the registry's `config.yml`.
+   * @default - delete enabled, TLS 1.2 minimum, realm 'Registry', log level info
+   */
+  readonly config?: RegistryConfigOptions;
+
+  /**
+   * CPU and memory of the registry container.
+   * @default - requests 100m CPU / 128 MiB, limits 1 CPU / 512 MiB
+   */
+  readonly resources?: kplus.ContainerResources;
+}
+
+/**
+ * A private container registry (distribution `registry:2`) inside the cluster: TLS everywhere,
+ * htpasswd authentication, a ClusterIP Service (no NodePort or LoadBalancer can be produced),
+ * an optional TLS Ingress, persistent storage and a pod that passes the restricted Pod Security
+ * Standard.
+ */
+export class PrivateRegistry extends Construct {
+  /** The DNS name clients use, e.g. in image references `<host>/<repository>@sha256:<digest>`. */
+  public readonly host: string;
+  /** Base name of the Kubernetes objects. */
+  public readonly name: string;
+  /** The namespace the registry runs in (the chart's). */
+  public readonly namespace: string;
+  /** The in-cluster DNS names of the Service, short form first. */
+  public readonly serviceDnsNames: string[];
+  /** The ClusterIP Service on port 443. */
+  public readonly service: kplus.Service;
+  /** The Deployment or StatefulSet running the registry. */
+  public readonly workload: kplus.Deployment | kplus.StatefulSet;
+  /** The ConfigMap holding `config.yml`. */
+  public readonly configMap: kplus.ConfigMap;
+  /** The Secret holding the htpasswd file. */
+  public readonly htpasswdSecret: kplus.ISecret;
+  /** The `kubernetes.io/tls` Secret the registry and Ingress serve. */
+  public readonly tlsSecret: kplus.ISecret;
+  /** The claim holding the registry's data. */
+  public readonly claim: kplus.IPersistentVolumeClaim;
+  /** The Ingress, when `ingress` is on. */
+  public readonly ingress?: kplus.Ingress;
+
+  constructor(scope: Construct, id: string, props: PrivateRegistryProps) {
+    super(scope, id);
+    this.host = validateHost('host', props.host);
+    this.name = validateObjectName('name', props.name ?? 'registry');
+    const chartNamespace = Chart.of(this).namespace;
+    if (!chartNamespace) {
+      invalid('namespace', 'must be set on the Chart that contains a PrivateRegistry (its in-cluster DNS names depend on it)', chartNamespace);
+    }
+    this.namespace = chartNamespace;
+    this.serviceDnsNames = [`${this.name}.${this.namespace}.svc`, `${this.name}.${this.namespace}.svc.cluster.local`];
+
+    const image = props.image ?? IMAGES.registry;
+    if (!/@sha256:[a-f0-9]{64}$/.test(image)) {
+      invalid('image', 'must be pinned by digest ("<name>@sha256:<64 lowercase hex>" or "<name>:<tag>@sha256:<64 lowercase hex>")', image);
+    }
+    const replicas = validateInteger('replicas', props.replicas ?? 1, 1, 100);
+    const workloadKind = props.workloadKind ?? RegistryWorkloadKind.DEPLOYMENT;
+
+    const storage = (props.storage ?? RegistryStorage.newClaim()).bind(this, `${this.name}-data`);
+    this.claim = storage.claim;
+    if (replicas > 1 && !storage.shared) {
+      invalid('replicas', 'can be more than 1 only with shared storage (RegistryStorage.newClaim({ accessMode: READ_WRITE_MANY }) or fromClaimName(name, { shared: true }))', replicas);
+    }
+    if (replicas > 1 && !props.httpSecret) {
+      invalid('httpSecret', `must be set when 'replicas' is more than 1 (every pod must sign uploads with the same secret); replicas is ${replicas}, httpSecret is`, props.httpSecret);
+    }
+
+    const htpasswd = (props.htpasswd ?? HtpasswdSource.fromSecretName(`${this.name}-htpasswd`))
+      .bind(this, { secretName: `${this.name}-htpasswd`, saltContext: this.host });
+    this.htpasswdSecret = htpasswd.secret;
+    this.tlsSecret = (props.certificate ?? RegistryCertificate.fromSecretName(`${this.name}-tls`))
+      .bind(this, { secretName: `${this.name}-tls`, dnsNames: [this.host, ...this.serviceDnsNames] });
+
+    const configYaml = renderRegistryConfig(props.config);
+    this.configMap = new kplus.ConfigMap(this, 'Config', {
+      metadata: { name: `${this.name}-config` },
+      data: { 'config.yml': configYaml },
+    });
+
+    this.service = new kplus.Service(this, 'Service', {
+      metadata: { name: this.name },
+      type: kplus.ServiceType.CLUSTER_IP,
+      ports: [{ name: 'https', port: REGISTRY_SERVICE_PORT, targetPort: REGISTRY_CONTAINER_PORT, protocol: kplus.Protocol.TCP }],
+    });
+
+    const podProps: kplus.WorkloadProps = {
+      automountServiceAccountToken: false,
+      securityContext: {
+        ensureNonRoot: true,
+        user: REGISTRY_USER_ID,
+        group: REGISTRY_USER_ID,
+        fsGroup: REGISTRY_USER_ID,
+        // Skips a recursive chown of the whole registry volume on every start.
+        fsGroupChangePolicy: kplus.FsGroupChangePolicy.ON_ROOT_MISMATCH,
+      },
+      podMetadata: {
+        // Rolls the pods when config.yml changes; a ConfigMap update alone would not.
+        annotations: { 'checksum/config': createHash('sha256').update(configYaml).digest('hex') },
+      },
+    };
+    this.workload = workloadKind === RegistryWorkloadKind.STATEFUL_SET
+      ? new kplus.StatefulSet(this, 'Resource', {
+        ...podProps,
+        replicas,
+        metadata: { name: this.name },
+        service: this.service,
+      })
+      : new kplus.Deployment(this, 'Resource', {
+        ...podProps,
+        replicas,
+        metadata: { name: this.name },
+        // A rolling update would start the new pod before the old one releases a
+        // ReadWriteOnce volume, and wait forever.
+        strategy: storage.shared ? kplus.DeploymentStrategy.rollingUpdate() : kplus.DeploymentStrategy.recreate(),
+      });
+    this.service.select(this.workload);
+
+    this.addRegistryContainer(image, htpasswd.key, props);
+    // cdk8s-plus-27 has no API for these two restricted-profile settings.
+    ApiObject.of(this.workload).addJsonPatch(
+      JsonPatch.add('/spec/template/spec/securityContext/seccompProfile', { type: 'RuntimeDefault' }),
+      JsonPatch.add('/spec/template/spec/containers/0/securityContext/capabilities', { drop: ['ALL'] }),
+    );
+
+    if (props.ingress ?? true) {
+      this.ingress = this.addIngress(props);
+    }
+  }
+
+  /** The reference of an image in this registry, pinned by digest. */
+  public imageReference(repository: string, digest: string): string {
+    if (!/^[a-z0-9]+([._-][a-z0-9]+)*(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/.test(repository)) {
+      invalid('repository', 'must be a lowercase repository path such as "team/app"', repository);
+    }
+    if (!/^sha256:[a-f0-9]{64}$/.test(digest)) {
+      invalid('digest', 'must be "sha256:" followed by 64 lowercase hex characters', digest);
+    }
+    return `${this.host}/${repository}@${digest}`;
+  }
+
+  private addRegistryContainer(image: string, htpasswdKey: string, props: PrivateRegistryProps): void {
+    const probe = (failureThreshold: number) => kplus.Probe.fromHttpGet('/', {
+      port: REGISTRY_CONTAINER_PORT,
+      scheme: kplus.ConnectionScheme.HTTPS,
+      initialDelaySeconds: Duration.seconds(2),
+      periodSeconds: Duration.seconds(10),
+      timeoutSeconds: Duration.seconds(5),
+      failureThreshold,
+    });
+    const container = this.workload.addContainer({
+      name: 'registry',
+      image,
+      // The digest pins the bytes, so a cached copy is always the right one.
+      imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+      ports: [{ name: 'https', number: REGISTRY_CONTAINER_PORT, protocol: kplus.Protocol.TCP }],
+      // `/` answers 200 without credentials (and 503 when the storage health check fails),
+      // unlike `/v2/`, which answers 401 with auth on and would fail every probe.
+      readiness: probe(3),
+      liveness: probe(6),
+      resources: props.resources ?? {
+        cpu: { request: kplus.Cpu.millis(100), limit: kplus.Cpu.units(1) },
+        memory: { request: Size.mebibytes(128), limit: Size.mebibytes(512) },
+      },
+      securityContext: {
+        ensureNonRoot: true,
+        user: REGISTRY_USER_ID,
+        group: REGISTRY_USER_ID,
+        readOnlyRootFilesystem: true,
+        allowPrivilegeEscalation: false,
+        privileged: false,
+      },
+      envVariables: props.httpSecret
+        ? { REGISTRY_HTTP_SECRET: kplus.EnvValue.fromSecretValue({ secret: props.httpSecret, key: HTTP_SECRET_KEY }) }
+        : undefined,
+    });
+
+    container.mount(REGISTRY_PATHS.configDir, kplus.Volume.fromConfigMap(this, 'ConfigVolume', this.configMap, { name: 'config' }), { readOnly: true });
+    container.mount(REGISTRY_PATHS.authDir, kplus.Volume.fromSecret(this, 'HtpasswdVolume', this.htpasswdSecret, {
+      name: 'htpasswd',
+      items: { [htpasswdKey]: { path: 'htpasswd' } },
+    }), { readOnly: true });
+    container.mount(REGISTRY_PATHS.tlsDir, kplus.Volume.fromSecret(this, 'TlsVolume', this.tlsSecret, {
+      name: 'tls',
+      items: { 'tls.crt': { path: 'tls.crt' }, 'tls.key': { path: 'tls.key' } },
+    }), { readOnly: true });
+    container.mount(REGISTRY_PATHS.storage, kplus.Volume.fromPersistentVolumeClaim(this, 'DataVolume', this.claim, { name: 'data' }));
+    // The root filesystem is read-only; Go writes temporary files here.
+    container.mount('/tmp', kplus.Volume.fromEmptyDir(this, 'TmpVolume', 'tmp', { sizeLimit: Size.mebibytes(64) }));
+  }
+
+  private addIngress(props: PrivateRegistryProps): kplus.Ingress {
+    const className = props.ingressClassName ?? 'nginx';
+    validateObjectName('ingressClassName', className);
+    return new kplus.Ingress(this, 'Ingress', {
+      metadata: { name: this.name, annotations: { ...(props.ingressAnnotations ?? INGRESS_NGINX_ANNOTATIONS) } },
+      className,
+      rules: [{
+        host: this.host,
+        path: '/',
+        pathType: kplus.HttpIngressPathType.PREFIX,
+        backend: kplus.IngressBackend.fromService(this.service, { port: REGISTRY_SERVICE_PORT }),
+      }],
+      tls: [{ hosts: [this.host], secret: this.tlsSecret }],
+    });
+  }
+}
