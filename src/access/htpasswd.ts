@@ -45,12 +45,13 @@ export function validateRegistryUser(prop: string, user: RegistryUser): void {
   if (!user.username || /[:\s]/.test(user.username)) {
     invalid(`${prop}.username`, 'must be a non-empty name without ":" or whitespace', user.username);
   }
+  // Errors show the password's length, never the password.
   if (user.password.length < MIN_PASSWORD_LENGTH) {
-    // The password itself is never echoed, only its length.
-    invalid(`${prop}.password`, `must be at least ${MIN_PASSWORD_LENGTH} characters (use a random one), got one of length`, user.password.length);
+    throw new Error(`'${prop}.password' must be at least ${MIN_PASSWORD_LENGTH} characters (use a random one), got ${user.password.length} characters`);
   }
-  if (Buffer.byteLength(user.password, 'utf-8') > MAX_PASSWORD_BYTES) {
-    invalid(`${prop}.password`, `must be at most ${MAX_PASSWORD_BYTES} bytes (bcrypt ignores the rest), got one of bytes`, Buffer.byteLength(user.password, 'utf-8'));
+  const bytes = Buffer.byteLength(user.password, 'utf-8');
+  if (bytes > MAX_PASSWORD_BYTES) {
+    throw new Error(`'${prop}.password' must be at most ${MAX_PASSWORD_BYTES} bytes (bcrypt ignores the rest), got ${bytes} bytes`);
   }
 }
 

@@ -1,0 +1,90 @@
+import { Chart, ChartProps } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import { PolicyMode, TrustedImagePolicy } from './policy/trusted-image-policy';
+import { PrivateRegistry, PrivateRegistryProps } from './registry/private-registry';
+import { validateHost, validateNamespace } from './validation';
+
+/** The host of the default app's registry. */
+export const DEFAULT_HOST = 'registry.mycorp.local';
+
+/** The namespace of the default app's registry. */
+export const DEFAULT_NAMESPACE = 'registry';
+
+/** Props of `TrustedRegistryChart`. */
+export interface TrustedRegistryChartProps extends Omit<ChartProps, 'namespace'> {
+  /**
+   * The registry's DNS name, the only source the admission policy trusts.
+   * @default DEFAULT_HOST ('registry.mycorp.local')
+   */
+  readonly host?: string;
+
+  /**
+   * Namespace of the registry and every namespaced object of the chart.
+   * @default DEFAULT_NAMESPACE ('registry')
+   */
+  readonly namespace?: string;
+
+  /**
+   * Whether to create the namespace, labelled to enforce the restricted Pod Security Standard.
+   * @default true
+   */
+  readonly createNamespace?: boolean;
+
+  /**
+   * Further settings of the registry.
+   * @default - the `PrivateRegistry` defaults
+   */
+  readonly registry?: Omit<PrivateRegistryProps, 'host'>;
+
+  /**
+   * Namespaces the admission policy does not check, besides the registry's own namespace (always
+   * exempt, so the registry can start before it holds any image).
+   * @default ['kube-system']
+   */
+  readonly exemptNamespaces?: string[];
+
+  /**
+   * Whether the policy denies untrusted images or only warns and audits.
+   * @default PolicyMode.ENFORCE
+   */
+  readonly policyMode?: PolicyMode;
+}
+
+/**
+ * The whole product in one chart: a namespace, the private registry, and the admission policy
+ * that admits only images pinned by digest from that registry.
+ */
+export class TrustedRegistryChart extends Chart {
+  /** The private registry. */
+  public readonly registry: PrivateRegistry;
+  /** The admission policy and its binding. */
+  public readonly policy: TrustedImagePolicy;
+
+  constructor(scope: Construct, id: string, props: TrustedRegistryChartProps = {}) {
+    const namespace = validateNamespace('namespace', props.namespace ?? DEFAULT_NAMESPACE);
+    super(scope, id, { ...props, namespace });
+    const host = validateHost('host', props.host ?? DEFAULT_HOST);
+
+    if (props.createNamespace ?? true) {
+      new kplus.Namespace(this, 'Namespace', {
+        metadata: {
+          name: namespace,
+          labels: {
+            'pod-security.kubernetes.io/enforce': 'restricted',
+            'pod-security.kubernetes.io/enforce-version': 'latest',
+          },
+        },
+      });
+    }
+
+    this.registry = new PrivateRegistry(this, 'Registry', { ...props.registry, host });
+
+    const exemptNamespaces = props.exemptNamespaces ?? ['kube-system'];
+    this.policy = new TrustedImagePolicy(this, 'Policy', {
+      trustedSources: [host],
+      exemptNamespaces: exemptNamespaces.includes(namespace) ? exemptNamespaces : [...exemptNamespaces, namespace],
+      mode: props.policyMode,
+    });
+  }
+}

@@ -1,0 +1,82 @@
+import * as bcrypt from 'bcryptjs';
+import { Testing } from 'cdk8s';
+import { HTPASSWD_BCRYPT_COST, htpasswdLine, HtpasswdSecret } from '../../src';
+import { synth, validateAgainstKubernetesSchemas } from '../util/manifests';
+
+const password = 'correct-horse-battery-staple';
+
+describe('htpasswdLine', () => {
+  test('writes a bcrypt hash at the documented cost that verifies the password', () => {
+    // WHEN
+    const line = htpasswdLine({ username: 'ci', password }, { saltContext: 'registry.example.com' });
+
+    // THEN
+    const [username, hash] = line.split(':');
+    expect(username).toBe('ci');
+    expect(hash).toMatch(new RegExp(`^\\$2y\\$0${HTPASSWD_BCRYPT_COST}\\$[./A-Za-z0-9]{53}$`));
+    expect(bcrypt.compareSync(password, hash)).toBe(true);
+    expect(bcrypt.compareSync(`${password}x`, hash)).toBe(false);
+  });
+
+  test('is deterministic for the same input and differs across registries and users', () => {
+    const a = htpasswdLine({ username: 'ci', password }, { saltContext: 'a.example.com' });
+    expect(htpasswdLine({ username: 'ci', password }, { saltContext: 'a.example.com' })).toBe(a);
+    expect(htpasswdLine({ username: 'ci', password }, { saltContext: 'b.example.com' })).not.toBe(a);
+    expect(htpasswdLine({ username: 'cd', password }, { saltContext: 'a.example.com' }).split(':')[1]).not.toBe(a.split(':')[1]);
+  });
+
+  test('does not derive the salt from the password', () => {
+    // A salt computed from the password would let an attacker test guesses with a fast hash.
+    const salt = (line: string) => line.split(':')[1].slice(0, 29);
+    expect(salt(htpasswdLine({ username: 'ci', password }))).toBe(salt(htpasswdLine({ username: 'ci', password: `${password}-other` })));
+  });
+
+  test.each([
+    ['an empty user name', { username: '', password }, `'user.username' must be a non-empty name without ":" or whitespace, got ""`],
+    ['a user name with ":"', { username: 'a:b', password }, `'user.username' must be a non-empty name without ":" or whitespace, got "a:b"`],
+    ['a user name with a space', { username: 'a b', password }, `'user.username' must be a non-empty name without ":" or whitespace, got "a b"`],
+    ['a password shorter than 16 characters', { username: 'ci', password: 'short-password1' }, `'user.password' must be at least 16 characters (use a random one), got 15 characters`],
+    ['a password longer than 72 bytes', { username: 'ci', password: 'x'.repeat(73) }, `'user.password' must be at most 72 bytes (bcrypt ignores the rest), got 73 bytes`],
+  ])('fails if given %s', (_, user, message) => {
+    expect(() => htpasswdLine(user)).toThrow(message);
+  });
+
+  test('fails if the cost is outside bcrypt\'s range', () => {
+    expect(() => htpasswdLine({ username: 'ci', password }, { cost: 3 })).toThrow(`'cost' must be an integer from 4 to 31, got 3`);
+  });
+});
+
+describe('HtpasswdSecret', () => {
+  test('holds one line per user and no password', () => {
+    // GIVEN
+    const chart = Testing.chart();
+
+    // WHEN
+    new HtpasswdSecret(chart, 'Users', {
+      secretName: 'registry-htpasswd',
+      users: [{ username: 'ci', password }, { username: 'cluster', password: `${password}-2` }],
+    });
+
+    // THEN
+    const manifests = synth(chart);
+    validateAgainstKubernetesSchemas(manifests);
+    expect(manifests).toHaveLength(1);
+    const htpasswd: string = manifests[0].stringData.htpasswd;
+    expect(htpasswd.split('\n')).toEqual([expect.stringMatching(/^ci:\$2y\$/), expect.stringMatching(/^cluster:\$2y\$/), '']);
+    expect(JSON.stringify(manifests)).not.toContain(password);
+  });
+
+  test('fails if no user is given', () => {
+    expect(() => new HtpasswdSecret(Testing.chart(), 'Users', { users: [] })).toThrow(`'users' must list at least one user, got []`);
+  });
+
+  test('fails if a user name is listed twice', () => {
+    const users = [{ username: 'ci', password }, { username: 'ci', password }];
+    expect(() => new HtpasswdSecret(Testing.chart(), 'Users', { users })).toThrow(`'users[].username' must not list the same value twice, got "ci"`);
+  });
+
+  test('fails if the Secret name is not a Kubernetes name', () => {
+    expect(() => new HtpasswdSecret(Testing.chart(), 'Users', { users: [{ username: 'ci', password }], secretName: 'Bad_Name' }))
+      .toThrow(`'secretName' must be a Kubernetes object name (lowercase DNS subdomain: letters, digits, "-" and ".", at most 253 characters), got "Bad_Name"`);
+  });
+});
