@@ -49,29 +49,22 @@ function parseNamespaceList(setting: string, value: string): string[] {
  * variables keep the chart's defaults; an invalid one throws an error naming the variable.
  */
 export function chartPropsFromEnv(env: Record<string, string | undefined>): TrustedRegistryChartProps {
-  const read = (setting: string): string | undefined => {
-    const value = env[setting]?.trim();
-    return value ? value : undefined;
+  // Each setting: unset or blank keeps the chart's default, anything else is parsed or refused.
+  const setting = <T>(name: string, parse: (name: string, value: string) => T): T | undefined => {
+    const value = env[name]?.trim();
+    return value ? parse(name, value) : undefined;
   };
-  const host = read(APP_SETTINGS.host);
-  const namespace = read(APP_SETTINGS.namespace);
-  const storageSize = read(APP_SETTINGS.storageSize);
-  const storageClass = read(APP_SETTINGS.storageClass);
-  const ingressClass = read(APP_SETTINGS.ingressClass);
-  const exemptNamespaces = read(APP_SETTINGS.exemptNamespaces);
-  const policyMode = read(APP_SETTINGS.policyMode);
-
   return {
-    host: host && validateHost(APP_SETTINGS.host, host),
-    namespace: namespace && validateNamespace(APP_SETTINGS.namespace, namespace),
-    exemptNamespaces: exemptNamespaces === undefined ? undefined : parseNamespaceList(APP_SETTINGS.exemptNamespaces, exemptNamespaces),
-    policyMode: policyMode && parsePolicyMode(APP_SETTINGS.policyMode, policyMode),
+    host: setting(APP_SETTINGS.host, validateHost),
+    namespace: setting(APP_SETTINGS.namespace, validateNamespace),
+    exemptNamespaces: setting(APP_SETTINGS.exemptNamespaces, parseNamespaceList),
+    policyMode: setting(APP_SETTINGS.policyMode, parsePolicyMode),
     registry: {
       storage: RegistryStorage.newClaim({
-        size: storageSize && parseSize(APP_SETTINGS.storageSize, storageSize),
-        storageClassName: storageClass && validateObjectName(APP_SETTINGS.storageClass, storageClass),
+        size: setting(APP_SETTINGS.storageSize, parseSize),
+        storageClassName: setting(APP_SETTINGS.storageClass, validateObjectName),
       }),
-      ingressClassName: ingressClass && validateObjectName(APP_SETTINGS.ingressClass, ingressClass),
+      ingressClassName: setting(APP_SETTINGS.ingressClass, validateObjectName),
     },
   };
 }

@@ -7,3 +7,5 @@ export * from './registry/private-registry';
 export * from './registry/registry-certificate';
 export * from './registry/registry-config';
 export * from './registry/registry-storage';
+export * from './app-config';
+export * from './trusted-registry-chart';
