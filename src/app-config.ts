@@ -29,12 +29,17 @@ function parseSize(setting: string, value: string): Size {
   return SIZE_UNITS[match[2]](Number(match[1]));
 }
 
+const POLICY_MODES: Record<string, PolicyMode> = {
+  enforce: PolicyMode.ENFORCE,
+  audit: PolicyMode.AUDIT,
+};
+
 function parsePolicyMode(setting: string, value: string): PolicyMode {
-  const modes = Object.values(PolicyMode) as string[];
-  if (!modes.includes(value)) {
-    invalid(setting, `must be one of ${modes.map((mode) => `"${mode}"`).join(', ')}`, value);
+  const mode = POLICY_MODES[value];
+  if (!mode) {
+    invalid(setting, `must be one of ${Object.keys(POLICY_MODES).map((name) => `"${name}"`).join(', ')}`, value);
   }
-  return value as PolicyMode;
+  return mode;
 }
 
 function parseNamespaceList(setting: string, value: string): string[] {

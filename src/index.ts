@@ -2,6 +2,7 @@ export * from './images';
 export * from './validation';
 export * from './access/htpasswd';
 export * from './access/htpasswd-secret';
+export * from './policy/trusted-image-policy';
 export * from './registry/htpasswd-source';
 export * from './registry/private-registry';
 export * from './registry/registry-certificate';
