@@ -3,6 +3,8 @@ export * from './validation';
 export * from './access/credentials-scripts';
 export * from './access/htpasswd';
 export * from './access/htpasswd-secret';
+export * from './access/pull-credentials';
+export * from './access/registry-credentials-generator';
 export * from './access/restricted-pod';
 export * from './registry/htpasswd-source';
 export * from './registry/private-registry';

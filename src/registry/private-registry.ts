@@ -6,6 +6,7 @@ import { HtpasswdSource } from './htpasswd-source';
 import { RegistryCertificate } from './registry-certificate';
 import { REGISTRY_CONTAINER_PORT, REGISTRY_PATHS, RegistryConfigOptions, renderRegistryConfig } from './registry-config';
 import { RegistryStorage } from './registry-storage';
+import { RegistryCredentialsGenerator } from '../access/registry-credentials-generator';
 import { IMAGES } from '../images';
 import { invalid, validateHost, validateInteger, validateObjectName } from '../validation';
 
@@ -158,6 +159,8 @@ export class PrivateRegistry extends Construct {
   public readonly claim: kplus.IPersistentVolumeClaim;
   /** The Ingress, when `ingress` is on. */
   public readonly ingress?: kplus.Ingress;
+  /** The in-cluster credentials generator, when `htpasswd` is `HtpasswdSource.generated()`. */
+  public readonly credentials?: RegistryCredentialsGenerator;
 
   constructor(scope: Construct, id: string, props: PrivateRegistryProps) {
     super(scope, id);
@@ -187,8 +190,9 @@ export class PrivateRegistry extends Construct {
     }
 
     const htpasswd = (props.htpasswd ?? HtpasswdSource.fromSecretName(`${this.name}-htpasswd`))
-      .bind(this, { secretName: `${this.name}-htpasswd`, saltContext: this.host });
+      .bind(this, { secretName: `${this.name}-htpasswd`, saltContext: this.host, host: this.host, registryName: this.name });
     this.htpasswdSecret = htpasswd.secret;
+    this.credentials = htpasswd.generator;
     this.tlsSecret = (props.certificate ?? RegistryCertificate.fromSecretName(`${this.name}-tls`))
       .bind(this, { secretName: `${this.name}-tls`, dnsNames: [this.host, ...this.serviceDnsNames] });
 
