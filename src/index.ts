@@ -3,6 +3,7 @@ export * from './validation';
 export * from './access/credentials-scripts';
 export * from './access/htpasswd';
 export * from './access/htpasswd-secret';
+export * from './access/pull-access';
 export * from './access/pull-credentials';
 export * from './access/registry-credentials-generator';
 export * from './access/restricted-pod';
