@@ -4,7 +4,7 @@ import { GENERATE_CREDENTIALS_SCRIPT, GENERATION_ANNOTATION, WRITE_CREDENTIALS_S
 import { HTPASSWD_BCRYPT_COST } from './htpasswd';
 import { HTPASSWD_SECRET_KEY } from './htpasswd-secret';
 import { IPullCredentials } from './pull-credentials';
-import { RESTRICTED_POD_SECURITY_CONTEXT, scriptContainer, shortHash, TMP_VOLUME, validatePinnedImage } from './restricted-pod';
+import { API_ACCESS_MOUNT, API_ACCESS_VOLUME, RESTRICTED_POD_SECURITY_CONTEXT, scriptContainer, shortHash, TMP_VOLUME, validatePinnedImage } from './restricted-pod';
 import * as k8s from '../../imports/k8s';
 import { IMAGES } from '../images';
 import { invalid, isDnsLabel, validateHost, validateInteger, validateObjectName, validateUnique } from '../validation';
@@ -172,8 +172,9 @@ export class RegistryCredentialsGenerator extends Construct implements IPullCred
       metadata: { annotations: { [GENERATION_ANNOTATION]: String(this.generation) } },
       spec: {
         serviceAccountName: objectName,
-        // Only this pod gets the token; the ServiceAccount does not hand it to others.
-        automountServiceAccountToken: true,
+        // Only the kubectl container gets the token (see API_ACCESS_VOLUME): the init container
+        // runs a third-party image and has no business with the API.
+        automountServiceAccountToken: false,
         restartPolicy: 'Never',
         securityContext: RESTRICTED_POD_SECURITY_CONTEXT,
         initContainers: [scriptContainer('generate', htpasswdImage, GENERATE_CREDENTIALS_SCRIPT, {
@@ -192,11 +193,12 @@ export class RegistryCredentialsGenerator extends Construct implements IPullCred
           HTPASSWD_KEY: HTPASSWD_SECRET_KEY,
           PUSH_SECRET: this.pushSecretName,
           PULL_SECRET: this.pullSecretName,
-        }, [credentialsMount, { name: TMP_VOLUME.name, mountPath: '/tmp' }])],
+        }, [credentialsMount, { name: TMP_VOLUME.name, mountPath: '/tmp' }, API_ACCESS_MOUNT])],
         volumes: [
           // Memory-backed: the passwords never touch a node's disk and vanish with the pod.
           { name: 'credentials', emptyDir: { medium: 'Memory', sizeLimit: k8s.Quantity.fromString('1Mi') } },
           TMP_VOLUME,
+          API_ACCESS_VOLUME,
         ],
       },
     };

@@ -31,6 +31,24 @@ export const SCRIPT_CONTAINER_RESOURCES: k8s.ResourceRequirements = {
 /** A writable HOME for kubectl's cache; the root filesystem is read-only. */
 export const TMP_VOLUME: k8s.Volume = { name: 'tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('64Mi') } };
 
+/** Where kubectl, like every in-cluster client, looks for the ServiceAccount's credentials. */
+export const API_ACCESS_MOUNT: k8s.VolumeMount = { name: 'kube-api-access', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true };
+
+/**
+ * The volume `automountServiceAccountToken` would add, for pods that mount it in one container
+ * only: with automounting, every container of the pod, init containers included, gets the token.
+ */
+export const API_ACCESS_VOLUME: k8s.Volume = {
+  name: API_ACCESS_MOUNT.name,
+  projected: {
+    sources: [
+      { serviceAccountToken: { path: 'token', expirationSeconds: 3607 } },
+      { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+      { downwardApi: { items: [{ path: 'namespace', fieldRef: { fieldPath: 'metadata.namespace' } }] } },
+    ],
+  },
+};
+
 /** A container that runs `script` with `sh -c`, its parameters in plain (non-secret) env vars. */
 export function scriptContainer(name: string, image: string, script: string, env: Record<string, string>, volumeMounts: k8s.VolumeMount[]): k8s.Container {
   return {

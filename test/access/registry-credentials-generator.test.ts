@@ -77,6 +77,10 @@ describe('RegistryCredentialsGenerator', () => {
     });
     expect(pod.volumes).toContainEqual({ name: 'credentials', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } });
     expect(generate.volumeMounts).toEqual([{ name: 'credentials', mountPath: '/credentials' }]);
+    // The API token is mounted into the kubectl container only.
+    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(write.volumeMounts).toContainEqual({ name: 'kube-api-access', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true });
+    expect(pod.volumes.find((v: { name: string }) => v.name === 'kube-api-access').projected.sources[0]).toEqual({ serviceAccountToken: { path: 'token', expirationSeconds: 3607 } });
 
     expect(findOne(manifests, 'Role').rules).toEqual([
       { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
