@@ -91,8 +91,7 @@ export interface RegistryCredentialsGeneratorProps {
  * Limits: registry:2 htpasswd authentication admits every valid user to every action, so the
  * pull identity can push too. Making it read-only needs token authentication (an authorization
  * server), which this library does not deploy. What it does instead: separate identities, so the
- * credential spread over many namespaces is not the one CI pushes with and a leak of one is told
- * apart from a leak of the other in the registry's logs; rotation of both by raising
+ * credential spread over many namespaces is not the one CI pushes with; rotation of both by raising
  * `generation`; and the admission policy admits only images pinned by digest, so a tag pushed
  * with a leaked credential cannot change what runs. Limiting who can reach the registry with a
  * NetworkPolicy is planned.
