@@ -56,14 +56,14 @@ export interface PullAccessOptions {
 /** Props of `PullAccess`. */
 export interface PullAccessProps extends PullAccessOptions {
   /**
-   * The pull credentials: a `RegistryCredentialsGenerator`, or a Secret you made, imported with
-   * `PullCredentials.fromSecretName()`. Either lives in this chart's namespace.
+   * The pull credentials: a `RegistryCredentialsGenerator`, or a Secret you made in this chart's
+   * namespace, imported with `PullCredentials.fromSecretName()`.
    */
   readonly credentials: IPullCredentials;
 }
 
 /**
- * Pull access to the registry for consumer namespaces. A Job in the registry's namespace copies
+ * Pull access to the registry for consumer namespaces. A Job in the chart's namespace copies
  * the pull Secret into every namespace and adds it to the `imagePullSecrets` of the named
  * ServiceAccounts, so no password is synthesized. It may write only that one Secret and patch
  * only those ServiceAccounts: a Role and RoleBinding in each consumer namespace say so.
@@ -90,10 +90,11 @@ export class PullAccess extends Construct {
 
   constructor(scope: Construct, id: string, props: PullAccessProps) {
     super(scope, id);
-    const sourceNamespace = Chart.of(this).namespace;
-    if (!sourceNamespace) {
-      invalid('namespace', 'must be set on the Chart that contains a PullAccess (the registry\'s namespace, where the pull Secret is)', sourceNamespace);
+    const jobNamespace = Chart.of(this).namespace;
+    if (!jobNamespace) {
+      invalid('namespace', 'must be set on the Chart that contains a PullAccess (its Job runs there)', jobNamespace);
     }
+    const sourceNamespace = props.credentials.pullSecretNamespace ?? jobNamespace;
     if (props.namespaces.length === 0) {
       invalid('namespaces', 'must list at least one namespace', props.namespaces);
     }
@@ -123,7 +124,7 @@ export class PullAccess extends Construct {
       metadata: { name, labels },
       automountServiceAccountToken: false,
     });
-    const subjects: k8s.Subject[] = [{ kind: 'ServiceAccount', name, namespace: sourceNamespace }];
+    const subjects: k8s.Subject[] = [{ kind: 'ServiceAccount', name, namespace: jobNamespace }];
     this.addRole('Source', sourceNamespace, `${name}-source`, labels, subjects, [
       { apiGroups: [''], resources: ['secrets'], resourceNames: [props.credentials.pullSecretName], verbs: ['get'] },
     ]);

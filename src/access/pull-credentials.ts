@@ -10,6 +10,12 @@ export interface IPullCredentials {
   readonly pullSecretName: string;
 
   /**
+   * The namespace of the Secret, when known; otherwise it is the namespace of the chart that uses
+   * the credentials.
+   */
+  readonly pullSecretNamespace?: string;
+
+  /**
    * The generation the Secret must have reached (its `cdk8s-trusted-registry/credentials-generation`
    * annotation) before it is copied, so that a copy made during a rotation is never the old one.
    * Undefined when nothing writes that annotation.

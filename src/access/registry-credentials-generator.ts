@@ -113,6 +113,8 @@ export class RegistryCredentialsGenerator extends Construct implements IPullCred
   public readonly pushSecretName: string;
   /** Name of the pull identity's `kubernetes.io/dockerconfigjson` Secret. */
   public readonly pullSecretName: string;
+  /** The namespace of the pull Secret (the generator's). */
+  public readonly pullSecretNamespace: string;
   /** The generation the pull Secret must reach before `PullAccess` copies it. */
   public readonly pullSecretGeneration: number;
   /** User name of the push identity. */
@@ -129,6 +131,7 @@ export class RegistryCredentialsGenerator extends Construct implements IPullCred
       invalid('namespace', 'must be set on the Chart that contains a RegistryCredentialsGenerator (its Job writes Secrets there)', namespace);
     }
     this.namespace = namespace;
+    this.pullSecretNamespace = namespace;
     this.generation = validateInteger('generation', props.generation ?? 1, 1, Number.MAX_SAFE_INTEGER);
     this.pullSecretGeneration = this.generation;
     this.htpasswdSecretName = validateObjectName('htpasswdSecretName', props.htpasswdSecretName ?? `${name}-htpasswd`);

@@ -229,6 +229,24 @@ describe('PullAccess', () => {
 
   test('fails if the chart has no namespace', () => {
     expect(() => new PullAccess(Testing.chart(), 'Apps', { credentials: PullCredentials.fromSecretName('pull'), namespaces: ['team-a'] }))
-      .toThrow(`'namespace' must be set on the Chart that contains a PullAccess (the registry's namespace, where the pull Secret is), got undefined`);
+      .toThrow(`'namespace' must be set on the Chart that contains a PullAccess (its Job runs there), got undefined`);
+  });
+
+  test('reads the generated Secret from the generator\'s namespace when the Job runs in another', () => {
+    // GIVEN
+    const app = Testing.app();
+    const registry = generatedRegistry(new Chart(app, 'registry', { namespace: 'registry' }));
+    const ops = new Chart(app, 'ops', { namespace: 'ops' });
+
+    // WHEN
+    new PullAccess(ops, 'Apps', { credentials: registry.credentials!, namespaces: ['team-a'], name: 'apps-pull' });
+
+    // THEN
+    const manifests = synth(ops);
+    validateAgainstKubernetesSchemas(manifests);
+    expect(findOne(manifests, 'Role', 'apps-pull-source').metadata.namespace).toBe('registry');
+    expect(findOne(manifests, 'Job').metadata.namespace).toBe('ops');
+    expect(env(findOne(manifests, 'Job')).SOURCE_NAMESPACE).toBe('registry');
+    expect(findOne(manifests, 'RoleBinding', 'apps-pull-source').subjects).toEqual([{ kind: 'ServiceAccount', name: 'apps-pull', namespace: 'ops' }]);
   });
 });
