@@ -11,6 +11,7 @@ import {
   PullAccess,
   PullAccessOptions,
   PullCredentials,
+  TrustedRegistryChart,
 } from '../../src';
 import { findOne, Manifest, synth, validateAgainstKubernetesSchemas } from '../util/manifests';
 import { expectRestrictedPod } from '../util/pod-security';
@@ -175,6 +176,25 @@ describe('PullAccess', () => {
     test('about a grant to the registry\'s own namespace, which the policy always exempts', () => {
       grant({ namespaces: ['registry'] });
       expect(warn).toHaveBeenCalledWith(expect.stringContaining('pull access granted to namespace "registry", which the admission policy does not check'));
+    });
+
+    test('about the namespaces TrustedRegistryChart\'s policy exempts', () => {
+      // GIVEN
+      const c = new TrustedRegistryChart(Testing.app(), 'trusted-registry', {
+        exemptNamespaces: ['kube-system', 'monitoring'],
+        registry: { htpasswd: HtpasswdSource.generated() },
+      });
+
+      // WHEN
+      const access = c.grantPull('Apps', { namespaces: ['team-a', 'monitoring'] });
+
+      // THEN
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(warn).toHaveBeenCalledWith(expect.stringContaining('pull access granted to namespace "monitoring", which the admission policy does not check'));
+      expect(access.secretName).toBe('registry-pull');
+      const manifests = synth(c);
+      validateAgainstKubernetesSchemas(manifests);
+      expect(manifests.map((m) => m.kind)).not.toContain('Secret');
     });
 
     test('about nothing for ordinary namespaces', () => {
