@@ -1,6 +1,7 @@
 export * from './images';
 export * from './validation';
 export * from './access/credentials-scripts';
+export * from './cluster-scoped';
 export * from './access/htpasswd';
 export * from './access/htpasswd-secret';
 export * from './access/pull-access';

@@ -1,8 +1,9 @@
-import { Chart, ChartProps } from 'cdk8s';
+import { ApiObject, Chart, ChartProps } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { PullAccess, PullAccessOptions } from './access/pull-access';
 import { IPullCredentials } from './access/pull-credentials';
+import { makeClusterScoped } from './cluster-scoped';
 import { PolicyMode, TrustedImagePolicy } from './policy/trusted-image-policy';
 import { PrivateRegistry, PrivateRegistryProps } from './registry/private-registry';
 import { validateHost, validateNamespace } from './validation';
@@ -69,7 +70,7 @@ export class TrustedRegistryChart extends Chart {
     const host = validateHost('host', props.host ?? DEFAULT_HOST);
 
     if (props.createNamespace ?? true) {
-      new kplus.Namespace(this, 'Namespace', {
+      const namespaceObject = new kplus.Namespace(this, 'Namespace', {
         metadata: {
           name: namespace,
           labels: {
@@ -78,6 +79,7 @@ export class TrustedRegistryChart extends Chart {
           },
         },
       });
+      makeClusterScoped(ApiObject.of(namespaceObject));
     }
 
     this.registry = new PrivateRegistry(this, 'Registry', { ...props.registry, host });

@@ -19,6 +19,7 @@ describe('TrustedRegistryChart with defaults', () => {
 
   test('creates the registry namespace enforcing the restricted Pod Security Standard', () => {
     const namespace = findOne(manifests, 'Namespace');
+    expect(namespace.metadata).not.toHaveProperty('namespace');
     expect(namespace.metadata.name).toBe('registry');
     expect(namespace.metadata.labels['pod-security.kubernetes.io/enforce']).toBe('restricted');
     expect(manifests.filter((m) => m.kind !== 'Namespace' && m.metadata.namespace !== undefined).every((m) => m.metadata.namespace === 'registry')).toBe(true);
@@ -39,6 +40,14 @@ describe('TrustedRegistryChart with defaults', () => {
     expect(binding.spec.matchResources.namespaceSelector.matchExpressions).toEqual([
       { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'registry'] },
     ]);
+  });
+
+  test('cluster-scoped objects carry no namespace', () => {
+    const clusterScoped = manifests.filter((m) => ['Namespace', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'].includes(m.kind));
+    expect(clusterScoped).toHaveLength(3);
+    for (const manifest of clusterScoped) {
+      expect(manifest.metadata).not.toHaveProperty('namespace');
+    }
   });
 
   test('contains no secret material', () => {
@@ -63,7 +72,7 @@ describe('TrustedRegistryChart options', () => {
     expect(findOne(manifests, 'Ingress').spec.rules[0].host).toBe('registry.example.com');
     const binding = findOne(manifests, 'ValidatingAdmissionPolicyBinding');
     expect(binding.spec.validationActions).toEqual(['Warn', 'Audit']);
-    expect(binding.spec.matchResources.namespaceSelector.matchExpressions[0].values).toEqual(['kube-system', 'monitoring', 'images']);
+    expect(binding.spec.matchResources.namespaceSelector.matchExpressions[0].values).toEqual(['images', 'kube-system', 'monitoring']);
     expect(JSON.stringify(findOne(manifests, 'ValidatingAdmissionPolicy'))).toContain('registry.example.com/');
     expect(manifests).toMatchSnapshot();
   });
