@@ -25,7 +25,7 @@ export function describeWithBinaries(name: string, binaries: readonly string[], 
     describe(name, body);
     return;
   }
-  const message = `"${name}" needs ${missing.join(', ')} on PATH (Debian: apt-get install -y apache2-utils kubectl docker-registry)`;
+  const message = `"${name}" needs ${missing.join(', ')} on PATH (Debian: apt-get install -y apache2-utils docker-registry; kubectl: https://kubernetes.io/docs/tasks/tools/)`;
   if (process.env.E2E_REQUIRED === '1') {
     describe(name, () => {
       test('has its prerequisites installed (E2E_REQUIRED=1)', () => {
