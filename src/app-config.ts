@@ -1,5 +1,6 @@
 import { Size } from 'cdk8s';
 import { PolicyMode } from './policy/trusted-image-policy';
+import { HtpasswdSource } from './registry/htpasswd-source';
 import { RegistryStorage } from './registry/registry-storage';
 import { TrustedRegistryChartProps } from './trusted-registry-chart';
 import { invalid, validateHost, validateNamespace, validateObjectName, validateUnique } from './validation';
@@ -13,6 +14,8 @@ export const APP_SETTINGS = {
   ingressClass: 'TRUSTED_REGISTRY_INGRESS_CLASS',
   exemptNamespaces: 'TRUSTED_REGISTRY_EXEMPT_NAMESPACES',
   policyMode: 'TRUSTED_REGISTRY_POLICY_MODE',
+  credentials: 'TRUSTED_REGISTRY_CREDENTIALS',
+  pullNamespaces: 'TRUSTED_REGISTRY_PULL_NAMESPACES',
 } as const;
 
 const SIZE_UNITS: Record<string, (amount: number) => Size> = {
@@ -42,6 +45,20 @@ function parsePolicyMode(setting: string, value: string): PolicyMode {
   return mode;
 }
 
+/** `existing`: the htpasswd Secret is created by hand; `generated`: a Job creates it in the cluster. */
+const CREDENTIALS: ReadonlyMap<string, () => HtpasswdSource | undefined> = new Map<string, () => HtpasswdSource | undefined>([
+  ['existing', () => undefined],
+  ['generated', () => HtpasswdSource.generated()],
+]);
+
+function parseCredentials(setting: string, value: string): HtpasswdSource | undefined {
+  const source = CREDENTIALS.get(value);
+  if (!source) {
+    invalid(setting, `must be one of ${[...CREDENTIALS.keys()].map((name) => `"${name}"`).join(', ')}`, value);
+  }
+  return source();
+}
+
 function parseNamespaceList(setting: string, value: string): string[] {
   const namespaces = value.split(',').map((namespace) => namespace.trim()).filter((namespace) => namespace !== '');
   namespaces.forEach((namespace) => validateNamespace(setting, namespace));
@@ -64,7 +81,9 @@ export function chartPropsFromEnv(env: Record<string, string | undefined>): Trus
     namespace: setting(APP_SETTINGS.namespace, validateNamespace),
     exemptNamespaces: setting(APP_SETTINGS.exemptNamespaces, parseNamespaceList),
     policyMode: setting(APP_SETTINGS.policyMode, parsePolicyMode),
+    pullNamespaces: setting(APP_SETTINGS.pullNamespaces, parseNamespaceList),
     registry: {
+      htpasswd: setting(APP_SETTINGS.credentials, parseCredentials),
       storage: RegistryStorage.newClaim({
         size: setting(APP_SETTINGS.storageSize, parseSize),
         storageClassName: setting(APP_SETTINGS.storageClass, validateObjectName),

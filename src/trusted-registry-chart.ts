@@ -2,7 +2,7 @@ import { ApiObject, Chart, ChartProps } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { PullAccess, PullAccessOptions } from './access/pull-access';
-import { IPullCredentials } from './access/pull-credentials';
+import { IPullCredentials, PullCredentials } from './access/pull-credentials';
 import { makeClusterScoped } from './cluster-scoped';
 import { PolicyMode, TrustedImagePolicy } from './policy/trusted-image-policy';
 import { PrivateRegistry, PrivateRegistryProps } from './registry/private-registry';
@@ -52,6 +52,15 @@ export interface TrustedRegistryChartProps extends Omit<ChartProps, 'namespace'>
    * @default PolicyMode.ENFORCE
    */
   readonly policyMode?: PolicyMode;
+
+  /**
+   * Namespaces whose `default` ServiceAccount gets the registry's pull Secret (see `grantPull()`
+   * for other ServiceAccounts). With credentials generated in the cluster the Secret is the
+   * generated pull identity; otherwise a `kubernetes.io/dockerconfigjson` Secret named
+   * `<registry name>-pull` must exist in the registry's namespace.
+   * @default [] - no namespace is granted pull access
+   */
+  readonly pullNamespaces?: string[];
 }
 
 /**
@@ -90,6 +99,12 @@ export class TrustedRegistryChart extends Chart {
       exemptNamespaces: exemptNamespaces.includes(namespace) ? exemptNamespaces : [...exemptNamespaces, namespace],
       mode: props.policyMode,
     });
+
+    const pullNamespaces = props.pullNamespaces ?? [];
+    if (pullNamespaces.length > 0) {
+      const credentials = this.registry.credentials ? undefined : PullCredentials.fromSecretName(`${this.registry.name}-pull`);
+      this.grantPull('PullAccess', { namespaces: pullNamespaces, serviceAccounts: ['default'] }, credentials);
+    }
   }
 
   /**

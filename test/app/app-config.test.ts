@@ -42,6 +42,23 @@ describe('chartPropsFromEnv', () => {
     expect(claim.spec.storageClassName).toBe('fast-ssd');
   });
 
+  test('generated credentials and pull namespaces add the generator and the pull grant', () => {
+    // WHEN
+    const props = chartPropsFromEnv({ [APP_SETTINGS.credentials]: 'generated', [APP_SETTINGS.pullNamespaces]: 'team-a,team-b' });
+
+    // THEN
+    const manifests = synth(new TrustedRegistryChart(Testing.app(), 'chart', props));
+    expect(manifests.filter((m) => m.kind === 'Job')).toHaveLength(2);
+    const roleBindings = manifests.filter((m) => m.kind === 'RoleBinding').map((m) => m.metadata.namespace);
+    expect(roleBindings).toEqual(expect.arrayContaining(['team-a', 'team-b']));
+    expect(manifests.map((m) => m.kind)).not.toContain('Secret');
+  });
+
+  test('existing credentials keep the hand-made htpasswd Secret', () => {
+    const manifests = synth(new TrustedRegistryChart(Testing.app(), 'chart', chartPropsFromEnv({ [APP_SETTINGS.credentials]: 'existing' })));
+    expect(manifests.map((m) => m.kind)).not.toContain('Job');
+  });
+
   test.each([
     [APP_SETTINGS.host, 'https://reg.io/', `'TRUSTED_REGISTRY_HOST' must be a lowercase DNS name with at least one dot, without scheme, port or path (e.g. "registry.example.com"), got "https://reg.io/"`],
     [APP_SETTINGS.namespace, 'Registry', `'TRUSTED_REGISTRY_NAMESPACE' must be a Kubernetes namespace name (lowercase letters, digits and "-", at most 63 characters, starting and ending with a letter or digit), got "Registry"`],
@@ -52,6 +69,8 @@ describe('chartPropsFromEnv', () => {
     [APP_SETTINGS.exemptNamespaces, 'kube-system,Monitoring', `'TRUSTED_REGISTRY_EXEMPT_NAMESPACES' must be a Kubernetes namespace name (lowercase letters, digits and "-", at most 63 characters, starting and ending with a letter or digit), got "Monitoring"`],
     [APP_SETTINGS.exemptNamespaces, 'monitoring,monitoring', `'TRUSTED_REGISTRY_EXEMPT_NAMESPACES' must not list the same value twice, got "monitoring"`],
     [APP_SETTINGS.policyMode, 'deny', `'TRUSTED_REGISTRY_POLICY_MODE' must be one of "enforce", "audit", got "deny"`],
+    [APP_SETTINGS.credentials, 'random', `'TRUSTED_REGISTRY_CREDENTIALS' must be one of "existing", "generated", got "random"`],
+    [APP_SETTINGS.pullNamespaces, 'team-a,Team-B', `'TRUSTED_REGISTRY_PULL_NAMESPACES' must be a Kubernetes namespace name (lowercase letters, digits and "-", at most 63 characters, starting and ending with a letter or digit), got "Team-B"`],
     [APP_SETTINGS.policyMode, 'constructor', `'TRUSTED_REGISTRY_POLICY_MODE' must be one of "enforce", "audit", got "constructor"`],
   ])('fails if %s is %j', (name, value, message) => {
     expect(() => chartPropsFromEnv({ [name]: value })).toThrow(message);
