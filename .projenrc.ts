@@ -61,6 +61,12 @@ project.addTask('import:k8s', {
   receiveArgs: true,
 });
 
+project.addTask('import:cert-manager', {
+  description: 'Regenerate imports/cert-manager.io.ts and test/fixtures/crds/cert-manager/ from cert-manager CRDs (directory; default: ../shared/crds/cert-manager)',
+  exec: 'node scripts/import-cert-manager.js',
+  receiveArgs: true,
+});
+
 // `cdk8s synth` runs the compiled app (see cdk8s.yaml), so compile first.
 project.addTask('synth', {
   description: 'Compile and synthesize the default chart to dist/',
