@@ -7,3 +7,6 @@ export * from './registry/private-registry';
 export * from './registry/registry-certificate';
 export * from './registry/registry-config';
 export * from './registry/registry-storage';
+export * from './tls/cert-manager-ca-chain';
+export * from './tls/cert-manager-certificate';
+export * from './tls/cert-manager-issuer';

@@ -1,5 +1,6 @@
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
+import { CertManagerCertificate, CertManagerCertificateOptions } from '../tls/cert-manager-certificate';
 import { validateObjectName } from '../validation';
 
 /** What the registry needs to know to serve TLS. */
@@ -22,6 +23,14 @@ export abstract class RegistryCertificate {
     return new ExistingSecretCertificate(secretName);
   }
 
+  /**
+   * A certificate cert-manager issues and renews into the Secret `<registry name>-tls`, covering
+   * the Ingress host and the Service's in-cluster names. Needs cert-manager in the cluster.
+   */
+  public static fromCertManager(options: CertManagerCertificateOptions = {}): RegistryCertificate {
+    return new CertManagerRegistryCertificate(options);
+  }
+
   /** Creates or references the TLS Secret in `scope`. */
   public abstract bind(scope: Construct, options: CertificateBindOptions): kplus.ISecret;
 }
@@ -33,5 +42,16 @@ class ExistingSecretCertificate extends RegistryCertificate {
 
   public bind(scope: Construct): kplus.ISecret {
     return kplus.Secret.fromSecretName(scope, 'TlsSecret', this.secretName);
+  }
+}
+
+class CertManagerRegistryCertificate extends RegistryCertificate {
+  constructor(private readonly options: CertManagerCertificateOptions) {
+    super();
+  }
+
+  public bind(scope: Construct, options: CertificateBindOptions): kplus.ISecret {
+    new CertManagerCertificate(scope, 'Certificate', { ...this.options, ...options });
+    return kplus.Secret.fromSecretName(scope, 'TlsSecret', options.secretName);
   }
 }
