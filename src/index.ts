@@ -10,3 +10,5 @@ export * from './registry/registry-storage';
 export * from './tls/cert-manager-ca-chain';
 export * from './tls/cert-manager-certificate';
 export * from './tls/cert-manager-issuer';
+export * from './tls/deterministic-rsa-key';
+export * from './tls/self-signed-certificate';
