@@ -12,3 +12,5 @@ export * from './tls/cert-manager-certificate';
 export * from './tls/cert-manager-issuer';
 export * from './tls/deterministic-rsa-key';
 export * from './tls/self-signed-certificate';
+export * from './tls/node-trust';
+export * from './tls/node-trust-script';
