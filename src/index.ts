@@ -14,3 +14,5 @@ export * from './tls/deterministic-rsa-key';
 export * from './tls/self-signed-certificate';
 export * from './tls/node-trust';
 export * from './tls/node-trust-script';
+export * from './network/cidr';
+export * from './network/registry-network-policy';
