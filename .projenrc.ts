@@ -50,8 +50,11 @@ const project = new typescript.TypeScriptProject({
     compilerOptions: { skipLibCheck: true },
     include: ['../src/**/*.ts', '../imports/**/*.ts', '../bench/**/*.ts'],
   },
-  gitignore: ['/dist/', '/cdk8s.out/', '/bench/out/'],
+  gitignore: ['/node_modules', '/dist/', '/cdk8s.out/', '/bench/out/'],
 });
+
+// Type errors anywhere (src, imports, tests) fail `npm test`, and lib/ is fresh for `cdk8s synth`.
+project.testTask.prependSpawn(project.compileTask);
 
 project.package.addField('main', 'lib/src/index.js');
 project.package.addField('types', 'lib/src/index.d.ts');

@@ -3,8 +3,10 @@
 // local path or an http(s) URL. `cdk8s import k8s@X` can only download its schema from a fixed
 // host; this script reuses the same generator so the output is byte-identical to what it writes.
 //
-// Usage: node scripts/import-k8s.js [SCHEMA_PATH_OR_URL] [K8S_VERSION]
-//   default schema: ../shared/k8s-schemas/v1.30.0/_definitions.json, default version: 1.30.0
+// Usage: node scripts/import-k8s.js [SCHEMA_PATH_OR_URL] [K8S_VERSION] [OUTDIR]
+//   defaults: ../shared/k8s-schemas/v1.30.0/_definitions.json, 1.30.0, imports/
+// With internet: node scripts/import-k8s.js \
+//   https://raw.githubusercontent.com/cdk8s-team/cdk8s/master/kubernetes-schemas/v1.30.0/_definitions.json
 const fs = require('fs');
 const path = require('path');
 // cdk8s-cli does not export its importer; load its files by path (pinned in package-lock.json).
@@ -16,6 +18,7 @@ const { Language } = require(path.join(cliLib, 'import', 'base'));
 const root = path.resolve(__dirname, '..');
 const source = process.argv[2] ?? path.join(root, '..', 'shared', 'k8s-schemas', 'v1.30.0', '_definitions.json');
 const apiVersion = process.argv[3] ?? '1.30.0';
+const outdir = path.resolve(process.argv[4] ?? path.join(root, 'imports'));
 
 async function main() {
   const isUrl = /^https?:\/\//.test(source);
@@ -28,7 +31,7 @@ async function main() {
 
   const importer = new ImportKubernetesApi({ apiVersion });
   await importer.import({
-    outdir: path.join(root, 'imports'),
+    outdir,
     targetLanguage: Language.TYPESCRIPT,
     moduleNamePrefix: undefined,
   });

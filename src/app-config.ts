@@ -29,12 +29,17 @@ function parseSize(setting: string, value: string): Size {
   return SIZE_UNITS[match[2]](Number(match[1]));
 }
 
+const POLICY_MODES: Record<string, PolicyMode> = {
+  enforce: PolicyMode.ENFORCE,
+  audit: PolicyMode.AUDIT,
+};
+
 function parsePolicyMode(setting: string, value: string): PolicyMode {
-  const modes = Object.values(PolicyMode) as string[];
-  if (!modes.includes(value)) {
-    invalid(setting, `must be one of ${modes.map((mode) => `"${mode}"`).join(', ')}`, value);
+  const mode = POLICY_MODES[value];
+  if (!mode) {
+    invalid(setting, `must be one of ${Object.keys(POLICY_MODES).map((name) => `"${name}"`).join(', ')}`, value);
   }
-  return value as PolicyMode;
+  return mode;
 }
 
 function parseNamespaceList(setting: string, value: string): string[] {
@@ -49,29 +54,22 @@ function parseNamespaceList(setting: string, value: string): string[] {
  * variables keep the chart's defaults; an invalid one throws an error naming the variable.
  */
 export function chartPropsFromEnv(env: Record<string, string | undefined>): TrustedRegistryChartProps {
-  const read = (setting: string): string | undefined => {
-    const value = env[setting]?.trim();
-    return value ? value : undefined;
+  // Each setting: unset or blank keeps the chart's default, anything else is parsed or refused.
+  const setting = <T>(name: string, parse: (name: string, value: string) => T): T | undefined => {
+    const value = env[name]?.trim();
+    return value ? parse(name, value) : undefined;
   };
-  const host = read(APP_SETTINGS.host);
-  const namespace = read(APP_SETTINGS.namespace);
-  const storageSize = read(APP_SETTINGS.storageSize);
-  const storageClass = read(APP_SETTINGS.storageClass);
-  const ingressClass = read(APP_SETTINGS.ingressClass);
-  const exemptNamespaces = read(APP_SETTINGS.exemptNamespaces);
-  const policyMode = read(APP_SETTINGS.policyMode);
-
   return {
-    host: host && validateHost(APP_SETTINGS.host, host),
-    namespace: namespace && validateNamespace(APP_SETTINGS.namespace, namespace),
-    exemptNamespaces: exemptNamespaces === undefined ? undefined : parseNamespaceList(APP_SETTINGS.exemptNamespaces, exemptNamespaces),
-    policyMode: policyMode && parsePolicyMode(APP_SETTINGS.policyMode, policyMode),
+    host: setting(APP_SETTINGS.host, validateHost),
+    namespace: setting(APP_SETTINGS.namespace, validateNamespace),
+    exemptNamespaces: setting(APP_SETTINGS.exemptNamespaces, parseNamespaceList),
+    policyMode: setting(APP_SETTINGS.policyMode, parsePolicyMode),
     registry: {
       storage: RegistryStorage.newClaim({
-        size: storageSize && parseSize(APP_SETTINGS.storageSize, storageSize),
-        storageClassName: storageClass && validateObjectName(APP_SETTINGS.storageClass, storageClass),
+        size: setting(APP_SETTINGS.storageSize, parseSize),
+        storageClassName: setting(APP_SETTINGS.storageClass, validateObjectName),
       }),
-      ingressClassName: ingressClass && validateObjectName(APP_SETTINGS.ingressClass, ingressClass),
+      ingressClassName: setting(APP_SETTINGS.ingressClass, validateObjectName),
     },
   };
 }

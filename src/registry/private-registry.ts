@@ -183,7 +183,7 @@ export class PrivateRegistry extends Construct {
       invalid('replicas', 'can be more than 1 only with shared storage (RegistryStorage.newClaim({ accessMode: READ_WRITE_MANY }) or fromClaimName(name, { shared: true }))', replicas);
     }
     if (replicas > 1 && !props.httpSecret) {
-      invalid('httpSecret', `must be set when 'replicas' is more than 1 (every pod must sign uploads with the same secret); replicas is ${replicas}, httpSecret is`, props.httpSecret);
+      invalid('httpSecret', `must be set when 'replicas' is more than 1 (every pod must sign upload state with the same secret; replicas is ${replicas})`, props.httpSecret);
     }
 
     const htpasswd = (props.htpasswd ?? HtpasswdSource.fromSecretName(`${this.name}-htpasswd`))

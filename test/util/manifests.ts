@@ -2,7 +2,7 @@ import { Chart, Testing } from 'cdk8s';
 import * as k8s from '../../imports/k8s';
 
 /** A synthesized Kubernetes object. */
-export type Manifest = { apiVersion: string; kind: string; metadata: { name?: string; namespace?: string }; [key: string]: any };
+export type Manifest = { apiVersion: string; kind: string; metadata: { name?: string; namespace?: string; [key: string]: any }; [key: string]: any };
 
 /** `apiVersion/kind` of every object in the Kubernetes 1.30 API (imports/k8s.ts is generated from it). */
 const KUBERNETES_1_30_KINDS: ReadonlySet<string> = new Set(

@@ -1,0 +1,267 @@
+import { ApiObject } from 'cdk8s';
+import { Construct } from 'constructs';
+import {
+  KubeValidatingAdmissionPolicy,
+  KubeValidatingAdmissionPolicyBinding,
+  KubeValidatingAdmissionPolicyBindingV1Beta1,
+  KubeValidatingAdmissionPolicyV1Beta1,
+  NamedRuleWithOperations,
+  ValidatingAdmissionPolicyBindingSpec,
+  ValidatingAdmissionPolicySpec,
+} from '../../imports/k8s';
+import { invalid, validateHost, validateNamespace, validateObjectName, validateUnique } from '../validation';
+
+/** What the API server does with a request that breaks the policy. */
+export enum PolicyMode {
+  /** Reject the request (validationActions `[Deny]`). */
+  ENFORCE = 'ENFORCE',
+  /** Admit the request, return a warning to the client and record an audit annotation (validationActions `[Warn, Audit]`). */
+  AUDIT = 'AUDIT',
+}
+
+/** API version of `admissionregistration.k8s.io` used for the policy and its binding. */
+export enum AdmissionPolicyApiVersion {
+  /** `admissionregistration.k8s.io/v1`: GA, served by Kubernetes 1.30 and later. */
+  V1 = 'v1',
+  /**
+   * `admissionregistration.k8s.io/v1beta1`: Kubernetes 1.28 and 1.29. The API server needs
+   * `--feature-gates=ValidatingAdmissionPolicy=true` and
+   * `--runtime-config=admissionregistration.k8s.io/v1beta1=true`, otherwise the objects are
+   * refused (or, worse, the policy is stored but never enforced).
+   */
+  V1BETA1 = 'v1beta1',
+}
+
+export interface TrustedImagePolicyProps {
+  /**
+   * Where images may come from: registry hosts (`registry.mycorp.local`) or host/path prefixes
+   * (`registry.mycorp.local/team-a/`). An image is trusted when it starts with `<host>/` or with
+   * the prefix (normalized to end with `/`), compared case-sensitively, so look-alike hosts
+   * (`registry.mycorp.local.evil.com`), other ports (`registry.mycorp.local:5000`) and Docker Hub
+   * names are refused. Lowercase, no scheme, port, wildcard or whitespace; at least one entry.
+   */
+  readonly trustedSources: string[];
+
+  /**
+   * Name of the ValidatingAdmissionPolicy and of its binding.
+   * @default 'trusted-images'
+   */
+  readonly name?: string;
+
+  /**
+   * Namespaces the policy does not apply to, matched on the `kubernetes.io/metadata.name` label
+   * that the API server sets on every namespace. The chart deploying the registry should add the
+   * registry's own namespace. An empty list applies the policy everywhere.
+   * @default ['kube-system']
+   */
+  readonly exemptNamespaces?: string[];
+
+  /**
+   * Whether violations are rejected or only reported.
+   * @default PolicyMode.ENFORCE
+   */
+  readonly mode?: PolicyMode;
+
+  /**
+   * Also check pod templates of Deployments, StatefulSets, DaemonSets, ReplicaSets,
+   * ReplicationControllers, Jobs and CronJobs, so a bad image is refused when the workload is
+   * applied instead of when its controller later fails to create pods.
+   * @default true
+   */
+  readonly workloads?: boolean;
+
+  /**
+   * API version of the policy objects. Use `V1BETA1` only for Kubernetes 1.28–1.29 clusters with
+   * the `ValidatingAdmissionPolicy` feature gate and the `admissionregistration.k8s.io/v1beta1`
+   * runtime config enabled.
+   * @default AdmissionPolicyApiVersion.V1
+   */
+  readonly apiVersion?: AdmissionPolicyApiVersion;
+}
+
+const DEFAULT_NAME = 'trusted-images';
+const DEFAULT_EXEMPT_NAMESPACES = ['kube-system'];
+const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
+
+/** One repository path component of the distribution reference grammar (e.g. `team-a`, `my_app.v2`). */
+const PATH_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
+
+/**
+ * A complete image reference pinned by digest: lowercase host, one or more path components, an
+ * optional tag, then `@sha256:` and exactly 64 lowercase hex digits at the very end. Written
+ * without backslashes so it embeds in a CEL string literal unchanged and means the same in RE2
+ * (API server) and JavaScript.
+ */
+const PINNED_IMAGE_PATTERN =
+  '^[a-z0-9]+(?:(?:[.]|-+)[a-z0-9]+)*' +
+  `(?:/${PATH_COMPONENT})+` +
+  '(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?' +
+  '@sha256:[0-9a-f]{64}$';
+
+/** Every image a pod spec runs, in a fixed order; a container without `image` counts as `''` so it is refused. */
+const IMAGES_EXPRESSION = [
+  "variables.podSpec.containers.map(c, has(c.image) ? c.image : '')",
+  "(has(variables.podSpec.initContainers) ? variables.podSpec.initContainers.map(c, has(c.image) ? c.image : '') : [])",
+  "(has(variables.podSpec.ephemeralContainers) ? variables.podSpec.ephemeralContainers.map(c, has(c.image) ? c.image : '') : [])",
+  "(has(variables.podSpec.volumes) ? variables.podSpec.volumes.filter(v, has(v.image)).map(v, has(v.image.reference) ? v.image.reference : '') : [])",
+].join(' + ');
+
+/**
+ * Admits only images pulled from trusted registries and pinned by digest: a
+ * ValidatingAdmissionPolicy (id `Resource`) checking pods (including `kubectl debug` ephemeral
+ * containers and image volumes) and, optionally, workload pod templates, plus the
+ * ValidatingAdmissionPolicyBinding (id `Binding`) that enforces it outside the exempt namespaces.
+ */
+export class TrustedImagePolicy extends Construct {
+  /** Name of the ValidatingAdmissionPolicy. */
+  public readonly policyName: string;
+  /** Name of the ValidatingAdmissionPolicyBinding (same as the policy). */
+  public readonly bindingName: string;
+  /** Normalized trusted prefixes, each ending with `/`, sorted. */
+  public readonly trustedSources: string[];
+  /** Namespaces the binding skips, sorted. */
+  public readonly exemptNamespaces: string[];
+  /** Enforcement mode. */
+  public readonly mode: PolicyMode;
+  /** `validationActions` of the binding, derived from `mode`. */
+  public readonly validationActions: string[];
+  /** The ValidatingAdmissionPolicy object. */
+  public readonly policy: ApiObject;
+  /** The ValidatingAdmissionPolicyBinding object. */
+  public readonly binding: ApiObject;
+
+  constructor(scope: Construct, id: string, props: TrustedImagePolicyProps) {
+    super(scope, id);
+
+    this.policyName = validateObjectName('name', props.name ?? DEFAULT_NAME);
+    this.bindingName = this.policyName;
+    this.trustedSources = normalizeTrustedSources(props.trustedSources);
+    this.exemptNamespaces = normalizeExemptNamespaces(props.exemptNamespaces ?? DEFAULT_EXEMPT_NAMESPACES);
+    this.mode = props.mode ?? PolicyMode.ENFORCE;
+    this.validationActions = this.mode === PolicyMode.ENFORCE ? ['Deny'] : ['Warn', 'Audit'];
+
+    const policySpec = this.policySpec(props.workloads ?? true);
+    const bindingSpec = this.bindingSpec();
+    const apiVersion = props.apiVersion ?? AdmissionPolicyApiVersion.V1;
+    if (apiVersion === AdmissionPolicyApiVersion.V1) {
+      this.policy = new KubeValidatingAdmissionPolicy(this, 'Resource', { metadata: { name: this.policyName }, spec: policySpec });
+      this.binding = new KubeValidatingAdmissionPolicyBinding(this, 'Binding', { metadata: { name: this.bindingName }, spec: bindingSpec });
+    } else {
+      // The v1beta1 schema is field-for-field the same as v1 for everything this policy uses.
+      this.policy = new KubeValidatingAdmissionPolicyV1Beta1(this, 'Resource', { metadata: { name: this.policyName }, spec: policySpec });
+      this.binding = new KubeValidatingAdmissionPolicyBindingV1Beta1(this, 'Binding', { metadata: { name: this.bindingName }, spec: bindingSpec });
+    }
+  }
+
+  private policySpec(workloads: boolean): ValidatingAdmissionPolicySpec {
+    const trustedCheck = this.trustedSources.map((source) => `image.startsWith('${source}')`).join(' || ');
+    const sourceList = this.trustedSources.join(', ');
+    return {
+      failurePolicy: 'Fail',
+      matchConstraints: {
+        // Requests in other versions of these kinds are converted to v1, the shape the expressions read.
+        matchPolicy: 'Equivalent',
+        resourceRules: resourceRules(workloads),
+      },
+      variables: [
+        { name: 'podSpec', expression: workloads ? podSpecOfAnyWorkload() : 'object.spec' },
+        { name: 'images', expression: IMAGES_EXPRESSION },
+        // Source strings are validated to [a-z0-9._/-], so quoting them in CEL needs no escaping.
+        { name: 'untrustedImages', expression: `variables.images.filter(image, !(${trustedCheck}))` },
+        { name: 'unpinnedImages', expression: `variables.images.filter(image, !image.matches('${PINNED_IMAGE_PATTERN}'))` },
+      ],
+      validations: [
+        {
+          expression: 'size(variables.untrustedImages) == 0',
+          message: `all images must come from a trusted registry (${sourceList})`,
+          messageExpression: `'images must come from a trusted registry (${sourceList}), refused: ' + variables.untrustedImages.map(image, '"' + image + '"').join(', ')`,
+        },
+        {
+          expression: 'size(variables.unpinnedImages) == 0',
+          message: 'all images must be pinned by digest (name[:tag]@sha256:<64 lowercase hex>)',
+          messageExpression: `'images must be pinned by digest (name[:tag]@sha256:<64 lowercase hex>), refused: ' + variables.unpinnedImages.map(image, '"' + image + '"').join(', ')`,
+        },
+      ],
+    };
+  }
+
+  private bindingSpec(): ValidatingAdmissionPolicyBindingSpec {
+    return {
+      policyName: this.policyName,
+      validationActions: this.validationActions,
+      // NotIn with no values is invalid, so no exemptions means no selector (every namespace).
+      matchResources: this.exemptNamespaces.length === 0 ? {} : {
+        namespaceSelector: {
+          matchExpressions: [{ key: NAMESPACE_NAME_LABEL, operator: 'NotIn', values: this.exemptNamespaces }],
+        },
+      },
+    };
+  }
+}
+
+function resourceRules(workloads: boolean): NamedRuleWithOperations[] {
+  const rule = (apiGroup: string, resources: string[]): NamedRuleWithOperations => ({
+    apiGroups: [apiGroup],
+    apiVersions: ['v1'],
+    operations: ['CREATE', 'UPDATE'],
+    resources,
+    scope: 'Namespaced',
+  });
+  // `pods/ephemeralcontainers` is the subresource `kubectl debug` updates; `pods` alone does not match it.
+  const pods = ['pods', 'pods/ephemeralcontainers'];
+  if (!workloads) {
+    return [rule('', pods)];
+  }
+  return [
+    rule('', [...pods, 'replicationcontrollers']),
+    rule('apps', ['daemonsets', 'deployments', 'replicasets', 'statefulsets']),
+    rule('batch', ['cronjobs', 'jobs']),
+  ];
+}
+
+/** Pods carry the spec directly, CronJobs two templates down, every other workload in `spec.template`. */
+function podSpecOfAnyWorkload(): string {
+  return "object.kind == 'Pod' ? object.spec : "
+    + "(object.kind == 'CronJob' ? object.spec.jobTemplate.spec.template.spec : object.spec.template.spec)";
+}
+
+function normalizeTrustedSources(sources: readonly string[]): string[] {
+  if (sources.length === 0) {
+    invalid('trustedSources', 'must list at least one registry host or host/path prefix', sources);
+  }
+  const normalized = sources.map(normalizeTrustedSource);
+  validateUnique('trustedSources', normalized);
+  return [...normalized].sort();
+}
+
+/** Checks one source and returns it as a prefix ending with `/`. */
+function normalizeTrustedSource(source: string): string {
+  const prop = 'trustedSources';
+  if (source.includes('://')) {
+    invalid(prop, 'must not contain a scheme (write "registry.example.com", not "https://registry.example.com")', source);
+  }
+  if (/[*?]/.test(source)) {
+    invalid(prop, 'must not contain wildcards; list a host or a host/path prefix instead', source);
+  }
+  if (source !== source.toLowerCase()) {
+    invalid(prop, 'must be lowercase (image references are matched case-sensitively and registries use lowercase names)', source);
+  }
+  const [host, ...path] = source.split('/');
+  validateHost(prop, host);
+  if (path.length > 0 && path[path.length - 1] === '') {
+    path.pop(); // a single trailing slash is allowed
+  }
+  const component = new RegExp(`^${PATH_COMPONENT}$`);
+  for (const part of path) {
+    if (!component.test(part)) {
+      invalid(prop, 'path must be "/"-separated lowercase repository components (letters, digits, ".", "_", "-"), e.g. "registry.example.com/team-a/"', source);
+    }
+  }
+  return [host, ...path].join('/') + '/';
+}
+
+function normalizeExemptNamespaces(namespaces: readonly string[]): string[] {
+  namespaces.forEach((namespace) => validateNamespace('exemptNamespaces', namespace));
+  validateUnique('exemptNamespaces', namespaces);
+  return [...namespaces].sort();
+}

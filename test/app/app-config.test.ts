@@ -1,0 +1,58 @@
+import { Testing } from 'cdk8s';
+import { APP_SETTINGS, chartPropsFromEnv, PolicyMode, TrustedRegistryChart } from '../../src';
+import { findOne, synth } from '../util/manifests';
+
+describe('chartPropsFromEnv', () => {
+  test('no variables keep every chart default', () => {
+    // WHEN
+    const props = chartPropsFromEnv({});
+
+    // THEN
+    expect(props.host).toBeUndefined();
+    expect(props.namespace).toBeUndefined();
+    expect(props.exemptNamespaces).toBeUndefined();
+    expect(props.policyMode).toBeUndefined();
+    expect(props.registry?.ingressClassName).toBeUndefined();
+  });
+
+  test('blank variables count as unset', () => {
+    expect(chartPropsFromEnv({ [APP_SETTINGS.host]: '  ', [APP_SETTINGS.policyMode]: '' }).host).toBeUndefined();
+  });
+
+  test('every variable reaches the chart props', () => {
+    // WHEN
+    const props = chartPropsFromEnv({
+      [APP_SETTINGS.host]: 'registry.example.com',
+      [APP_SETTINGS.namespace]: 'images',
+      [APP_SETTINGS.storageSize]: '200Gi',
+      [APP_SETTINGS.storageClass]: 'fast-ssd',
+      [APP_SETTINGS.ingressClass]: 'traefik',
+      [APP_SETTINGS.exemptNamespaces]: 'kube-system, monitoring,',
+      [APP_SETTINGS.policyMode]: 'audit',
+    });
+
+    // THEN
+    expect(props.host).toBe('registry.example.com');
+    expect(props.namespace).toBe('images');
+    expect(props.exemptNamespaces).toEqual(['kube-system', 'monitoring']);
+    expect(props.policyMode).toBe(PolicyMode.AUDIT);
+    expect(props.registry?.ingressClassName).toBe('traefik');
+    const claim = findOne(synth(new TrustedRegistryChart(Testing.app(), 'chart', props)), 'PersistentVolumeClaim');
+    expect(claim.spec.resources.requests.storage).toBe('200Gi');
+    expect(claim.spec.storageClassName).toBe('fast-ssd');
+  });
+
+  test.each([
+    [APP_SETTINGS.host, 'https://reg.io/', `'TRUSTED_REGISTRY_HOST' must be a lowercase DNS name with at least one dot, without scheme, port or path (e.g. "registry.example.com"), got "https://reg.io/"`],
+    [APP_SETTINGS.namespace, 'Registry', `'TRUSTED_REGISTRY_NAMESPACE' must be a Kubernetes namespace name (lowercase letters, digits and "-", at most 63 characters, starting and ending with a letter or digit), got "Registry"`],
+    [APP_SETTINGS.storageSize, '10GB', `'TRUSTED_REGISTRY_STORAGE_SIZE' must be a whole number of Mi, Gi or Ti (e.g. "20Gi"), got "10GB"`],
+    [APP_SETTINGS.storageSize, '0Gi', `'TRUSTED_REGISTRY_STORAGE_SIZE' must be a whole number of Mi, Gi or Ti (e.g. "20Gi"), got "0Gi"`],
+    [APP_SETTINGS.storageClass, 'Fast SSD', `'TRUSTED_REGISTRY_STORAGE_CLASS' must be a Kubernetes object name (lowercase DNS subdomain: letters, digits, "-" and ".", at most 253 characters), got "Fast SSD"`],
+    [APP_SETTINGS.ingressClass, 'nginx/public', `'TRUSTED_REGISTRY_INGRESS_CLASS' must be a Kubernetes object name (lowercase DNS subdomain: letters, digits, "-" and ".", at most 253 characters), got "nginx/public"`],
+    [APP_SETTINGS.exemptNamespaces, 'kube-system,Monitoring', `'TRUSTED_REGISTRY_EXEMPT_NAMESPACES' must be a Kubernetes namespace name (lowercase letters, digits and "-", at most 63 characters, starting and ending with a letter or digit), got "Monitoring"`],
+    [APP_SETTINGS.exemptNamespaces, 'monitoring,monitoring', `'TRUSTED_REGISTRY_EXEMPT_NAMESPACES' must not list the same value twice, got "monitoring"`],
+    [APP_SETTINGS.policyMode, 'deny', `'TRUSTED_REGISTRY_POLICY_MODE' must be one of "enforce", "audit", got "deny"`],
+  ])('fails if %s is %j', (name, value, message) => {
+    expect(() => chartPropsFromEnv({ [name]: value })).toThrow(message);
+  });
+});

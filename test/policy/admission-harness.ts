@@ -1,0 +1,422 @@
+/**
+ * Evaluates synthesized ValidatingAdmissionPolicy + ValidatingAdmissionPolicyBinding manifests
+ * against admission requests the way the Kubernetes API server does, using two independent real
+ * CEL engines: @bufbuild/cel (primary) and @marcbachmann/cel-js (cross-check). Every expression is
+ * evaluated by both; any difference in a value or in success/error throws, so a passing test
+ * means both engines reached the same decision.
+ *
+ * Emulated (after k8s.io/apiserver/pkg/admission/plugin/policy/validating, Kubernetes 1.30):
+ * - policy `matchConstraints.resourceRules` / `excludeResourceRules`: operations, apiGroups,
+ *   apiVersions, scope and resources, where `pods` matches only the main resource,
+ *   `pods/ephemeralcontainers` only that subresource, `pods/*` pods and all its subresources, `*`
+ *   every main resource and `*` + `/*` everything;
+ * - `namespaceSelector` (policy and binding) against the namespace's labels, which always include
+ *   `kubernetes.io/metadata.name: <namespace>`; `objectSelector` against object or oldObject labels;
+ * - binding `matchResources.resourceRules` (intersected with the policy's) and `policyName`;
+ * - `matchConditions` (any false → skip; an error and no false → failurePolicy);
+ * - `variables` in order, exposed as `variables.<name>`, lazily failing: an erroring variable only
+ *   fails the expressions that read it;
+ * - `validations`: false → violation with the message from `messageExpression` (trimmed; dropped
+ *   if not a string, empty, multi-line or over 5120 bytes), else `message`, else
+ *   `failed expression: <expression>`;
+ * - `failurePolicy`: an evaluation error is a violation under Fail and ignored under Ignore;
+ * - `validationActions`: Deny → request rejected with the first violation
+ *   (`ValidatingAdmissionPolicy '<p>' with binding '<b>' denied request: <message>`), Warn → a
+ *   warning (`Validation failed for ValidatingAdmissionPolicy '<p>' with binding '<b>': <message>`),
+ *   Audit → the `validation.policy.admission.k8s.io/validation_failure` audit annotation.
+ * - Request objects pass through the API server's typed decoding before admission, so JSON
+ *   `null` never reaches CEL for optional fields: null fields are dropped and null list items
+ *   become `{}` (a Go zero-value struct).
+ *
+ * Not emulated: `matchPolicy: Equivalent` conversion (requests must use the version the rules
+ * name), params (`paramKind`/`paramRef`), `authorizer`, `auditAnnotations`, CEL cost budgets,
+ * compile-time type checking, and the API server's own object validation (which runs before
+ * validating admission).
+ */
+import * as path from 'path';
+import { MessageChannel, MessagePort, receiveMessageOnPort, Worker } from 'worker_threads';
+import { celEnv, CelValue, isCelError, isCelList, isCelMap, parse, plan } from '@bufbuild/cel';
+import { strings } from '@bufbuild/cel/ext';
+import * as YAML from 'yaml';
+
+export type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
+
+/** The parts of an AdmissionRequest the policies can see. */
+export interface AdmissionRequest {
+  readonly operation: Operation;
+  readonly resource: { readonly group: string; readonly version: string; readonly resource: string };
+  /** e.g. `ephemeralcontainers`; empty or absent for the main resource. */
+  readonly subResource?: string;
+  readonly namespace: string;
+  /** Extra labels of the namespace; `kubernetes.io/metadata.name` is always added. */
+  readonly namespaceLabels?: Record<string, string>;
+  readonly object?: unknown;
+  readonly oldObject?: unknown;
+}
+
+export interface AdmissionResult {
+  readonly allowed: boolean;
+  /** Why the request was rejected, as the API server words it. */
+  readonly denial?: string;
+  readonly warnings: string[];
+  readonly auditAnnotations: Record<string, string>;
+  /** Names of the policies whose bindings matched the request. */
+  readonly evaluatedPolicies: string[];
+}
+
+/** Plain data, comparable across engines. */
+type Plain = null | boolean | number | string | Plain[] | { [key: string]: Plain };
+type Outcome = { readonly ok: true; readonly value: Plain } | { readonly ok: false; readonly error: string };
+
+/** One CEL engine holding the state of one request evaluation. */
+interface CelEngine {
+  readonly name: string;
+  start(activation: Record<string, unknown>): void;
+  defineVariable(name: string, expression: string): Outcome;
+  evaluate(expression: string): Outcome;
+}
+
+interface Manifest {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly metadata: { readonly name: string };
+  readonly spec: any;
+}
+
+const ADMISSION_GROUP = 'admissionregistration.k8s.io';
+const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
+const MAX_MESSAGE_BYTES = 5 * 1024;
+const VALIDATION_FAILURE_ANNOTATION = 'validation.policy.admission.k8s.io/validation_failure';
+
+/** Writes the manifests as YAML and reads them back, i.e. what `cdk8s synth` puts on disk. */
+export function roundTripYaml(manifests: readonly unknown[]): unknown[] {
+  const text = manifests.map((manifest) => YAML.stringify(manifest)).join('---\n');
+  return YAML.parseAllDocuments(text).map((document) => document.toJS());
+}
+
+/**
+ * Admission decisions for the ValidatingAdmissionPolicies and bindings found in `manifests`
+ * (other kinds are ignored). Call `close()` when done to stop the cel-js worker.
+ */
+export class AdmissionSimulator {
+  private readonly policies = new Map<string, Manifest>();
+  private readonly bindings: Manifest[] = [];
+  private readonly engines: [CelEngine, CelEngine];
+
+  constructor(manifests: readonly unknown[]) {
+    for (const manifest of roundTripYaml(manifests) as Manifest[]) {
+      if (!manifest.apiVersion.startsWith(`${ADMISSION_GROUP}/`)) continue;
+      if (manifest.kind === 'ValidatingAdmissionPolicy') this.policies.set(manifest.metadata.name, manifest);
+      if (manifest.kind === 'ValidatingAdmissionPolicyBinding') this.bindings.push(manifest);
+    }
+    if (this.policies.size === 0 || this.bindings.length === 0) {
+      throw new Error('manifests hold no ValidatingAdmissionPolicy or no ValidatingAdmissionPolicyBinding');
+    }
+    this.engines = [new BufbuildEngine(), sharedCelJsEngine()];
+  }
+
+  /** Decides one request; throws if the two CEL engines disagree on any expression. */
+  review(request: AdmissionRequest): AdmissionResult {
+    const results = this.engines.map((engine) => new Review(engine, request).run(this.policies, this.bindings));
+    const [primary, crossCheck] = results;
+    const primaryTrace = JSON.stringify(primary.trace);
+    if (primaryTrace !== JSON.stringify(crossCheck.trace)) {
+      throw new Error(`CEL engines disagree:\n${this.engines[0].name}: ${primaryTrace}\n${this.engines[1].name}: ${JSON.stringify(crossCheck.trace)}`);
+    }
+    return primary.result;
+  }
+
+  close(): void {
+    closeCelJsEngine();
+  }
+}
+
+interface Violation {
+  readonly message: string;
+  readonly expressionIndex: number;
+}
+
+/** One request against every binding, evaluated with one engine. */
+class Review {
+  /** Engine-independent record of every expression outcome (errors reduced to "error"). */
+  readonly trace: Array<[string, Plain | 'error']> = [];
+  private readonly object: unknown;
+  private readonly oldObject: unknown;
+
+  constructor(private readonly engine: CelEngine, private readonly request: AdmissionRequest) {
+    this.object = decodeLikeApiServer(request.object ?? null);
+    this.oldObject = decodeLikeApiServer(request.oldObject ?? null);
+  }
+
+  run(policies: Map<string, Manifest>, bindings: Manifest[]): { result: AdmissionResult; trace: Review['trace'] } {
+    const denials: string[] = [];
+    const warnings: string[] = [];
+    const auditFailures: object[] = [];
+    const evaluatedPolicies: string[] = [];
+
+    for (const binding of bindings) {
+      const policy = policies.get(binding.spec.policyName);
+      if (!policy) throw new Error(`binding ${binding.metadata.name} names missing policy ${binding.spec.policyName}`);
+      if (!this.matches(policy.spec.matchConstraints) || !this.matches(binding.spec.matchResources ?? {}, true)) continue;
+      evaluatedPolicies.push(policy.metadata.name);
+      for (const violation of this.evaluate(policy)) {
+        for (const action of binding.spec.validationActions as string[]) {
+          if (action === 'Deny') {
+            denials.push(`ValidatingAdmissionPolicy '${policy.metadata.name}' with binding '${binding.metadata.name}' denied request: ${violation.message}`);
+          } else if (action === 'Warn') {
+            warnings.push(`Validation failed for ValidatingAdmissionPolicy '${policy.metadata.name}' with binding '${binding.metadata.name}': ${violation.message}`);
+          } else if (action === 'Audit') {
+            auditFailures.push({
+              message: violation.message,
+              policy: policy.metadata.name,
+              binding: binding.metadata.name,
+              expressionIndex: violation.expressionIndex,
+              validationActions: binding.spec.validationActions,
+            });
+          } else {
+            throw new Error(`unknown validationAction ${action}`);
+          }
+        }
+      }
+    }
+
+    const auditAnnotations: Record<string, string> = auditFailures.length === 0 ? {} : { [VALIDATION_FAILURE_ANNOTATION]: JSON.stringify(auditFailures) };
+    const result: AdmissionResult = denials.length > 0
+      ? { allowed: false, denial: denials[0], warnings, auditAnnotations, evaluatedPolicies }
+      : { allowed: true, warnings, auditAnnotations, evaluatedPolicies };
+    return { result, trace: this.trace };
+  }
+
+  /** Violations of one policy: failed validations and, under failurePolicy Fail, evaluation errors. */
+  private evaluate(policy: Manifest): Violation[] {
+    const failOnError = (policy.spec.failurePolicy ?? 'Fail') === 'Fail';
+    this.engine.start(this.activation());
+
+    const conditions: Array<{ name: string; expression: string }> = policy.spec.matchConditions ?? [];
+    const conditionOutcomes = conditions.map((condition) => this.record(`matchCondition ${condition.name}`, this.engine.evaluate(condition.expression)));
+    if (conditionOutcomes.some((outcome) => outcome.ok && outcome.value === false)) return [];
+    const conditionError = conditionOutcomes.find((outcome): outcome is Extract<Outcome, { ok: false }> => !outcome.ok);
+    if (conditionError) return failOnError ? [{ message: conditionError.error, expressionIndex: 0 }] : [];
+
+    const variableErrors = new Map<string, string>();
+    for (const variable of (policy.spec.variables ?? []) as Array<{ name: string; expression: string }>) {
+      const outcome = this.record(`variable ${variable.name}`, this.engine.defineVariable(variable.name, variable.expression));
+      if (!outcome.ok) variableErrors.set(variable.name, outcome.error);
+    }
+
+    const violations: Violation[] = [];
+    (policy.spec.validations ?? []).forEach((validation: { expression: string; message?: string; messageExpression?: string }, index: number) => {
+      const outcome = this.record(`validation ${index}`, this.engine.evaluate(validation.expression));
+      if (!outcome.ok) {
+        if (failOnError) violations.push({ message: this.errorMessage(validation.expression, outcome.error, variableErrors), expressionIndex: index });
+      } else if (outcome.value !== true) {
+        violations.push({ message: this.violationMessage(validation, index), expressionIndex: index });
+      }
+    });
+    return violations;
+  }
+
+  private violationMessage(validation: { expression: string; message?: string; messageExpression?: string }, index: number): string {
+    if (validation.messageExpression) {
+      const outcome = this.record(`messageExpression ${index}`, this.engine.evaluate(validation.messageExpression));
+      if (outcome.ok && typeof outcome.value === 'string') {
+        const message = outcome.value.trim();
+        if (message !== '' && !message.includes('\n') && Buffer.byteLength(message) <= MAX_MESSAGE_BYTES) return message;
+      }
+    }
+    if (validation.message && validation.message.trim() !== '') return validation.message.trim();
+    return `failed expression: ${validation.expression.trim()}`;
+  }
+
+  /** Names the failing variable when the expression only failed because it read one. */
+  private errorMessage(expression: string, error: string, variableErrors: Map<string, string>): string {
+    const failedVariable = [...variableErrors.keys()].find((name) => new RegExp(`\\bvariables\\.${name}\\b`).test(expression));
+    const cause = failedVariable ? `variables.${failedVariable}: ${variableErrors.get(failedVariable)}` : error;
+    return `expression '${expression}' resulted in error: ${cause}`;
+  }
+
+  private record(step: string, outcome: Outcome): Outcome {
+    this.trace.push([step, outcome.ok ? outcome.value : 'error']);
+    return outcome;
+  }
+
+  private activation(): Record<string, unknown> {
+    const metadata = (this.object ?? this.oldObject) as { metadata?: { name?: string }; apiVersion?: string; kind?: string } | null;
+    return {
+      object: this.object,
+      oldObject: this.oldObject,
+      params: null,
+      namespaceObject: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: this.request.namespace, labels: this.namespaceLabels() } },
+      request: {
+        operation: this.request.operation,
+        namespace: this.request.namespace,
+        name: metadata?.metadata?.name ?? '',
+        resource: this.request.resource,
+        subResource: this.request.subResource ?? '',
+        kind: { group: this.request.resource.group, version: this.request.resource.version, kind: metadata?.kind ?? '' },
+      },
+    };
+  }
+
+  private namespaceLabels(): Record<string, string> {
+    return { ...this.request.namespaceLabels, [NAMESPACE_NAME_LABEL]: this.request.namespace };
+  }
+
+  /** MatchResources semantics; a binding without resourceRules does not constrain resources. */
+  private matches(match: any, resourceRulesOptional = false): boolean {
+    const rules: any[] | undefined = match.resourceRules;
+    if (!(resourceRulesOptional && rules === undefined) && !(rules ?? []).some((rule) => this.matchesRule(rule))) return false;
+    if ((match.excludeResourceRules ?? []).some((rule: any) => this.matchesRule(rule))) return false;
+    if (match.namespaceSelector && !selectorMatches(match.namespaceSelector, this.namespaceLabels())) return false;
+    if (match.objectSelector) {
+      const labelsOf = (object: any) => (object?.metadata?.labels ?? {}) as Record<string, string>;
+      const candidates = [this.object, this.oldObject].filter((object) => object !== null);
+      if (!candidates.some((object) => selectorMatches(match.objectSelector, labelsOf(object)))) return false;
+    }
+    return true;
+  }
+
+  private matchesRule(rule: any): boolean {
+    const { operation, resource, subResource, namespace } = this.request;
+    const listed = (values: string[] | undefined, value: string) => (values ?? []).some((v) => v === '*' || v === value);
+    if (!listed(rule.operations, operation) || !listed(rule.apiGroups, resource.group) || !listed(rule.apiVersions, resource.version)) return false;
+    const scope = rule.scope ?? '*';
+    if ((scope === 'Namespaced' && namespace === '') || (scope === 'Cluster' && namespace !== '')) return false;
+    return (rule.resources as string[]).some((entry) => resourceEntryMatches(entry, resource.resource, subResource ?? ''));
+  }
+}
+
+/** `pods`, `pods/ephemeralcontainers`, `pods/*`, `*` and `*` + `/*` as the API server reads them. */
+function resourceEntryMatches(entry: string, resource: string, subResource: string): boolean {
+  const [entryResource, entrySubResource = ''] = entry.split('/');
+  const resourceMatches = entryResource === '*' || entryResource === resource;
+  const subResourceMatches = entrySubResource === '*' || entrySubResource === subResource;
+  return resourceMatches && subResourceMatches;
+}
+
+function selectorMatches(selector: any, labels: Record<string, string>): boolean {
+  const matchLabels = Object.entries((selector.matchLabels ?? {}) as Record<string, string>);
+  if (!matchLabels.every(([key, value]) => labels[key] === value)) return false;
+  return (selector.matchExpressions ?? []).every((requirement: { key: string; operator: string; values?: string[] }) => {
+    const present = Object.prototype.hasOwnProperty.call(labels, requirement.key);
+    switch (requirement.operator) {
+      case 'In': return present && (requirement.values ?? []).includes(labels[requirement.key]);
+      case 'NotIn': return !present || !(requirement.values ?? []).includes(labels[requirement.key]);
+      case 'Exists': return present;
+      case 'DoesNotExist': return !present;
+      default: throw new Error(`unknown selector operator ${requirement.operator}`);
+    }
+  });
+}
+
+/** Drops null fields and turns null list items into `{}`, as decoding into Go structs does. */
+function decodeLikeApiServer(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map((item) => (item === null ? {} : decodeLikeApiServer(item)));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null).map(([k, v]) => [k, decodeLikeApiServer(v)]));
+  }
+  return value;
+}
+
+class BufbuildEngine implements CelEngine {
+  readonly name = '@bufbuild/cel';
+  // The Kubernetes CEL environment includes the cel-go strings extension (join, lowerAscii, ...).
+  private readonly environment = celEnv({ funcs: strings });
+  private readonly plans = new Map<string, ReturnType<typeof plan>>();
+  private activation: Record<string, unknown> = {};
+  private variables: Record<string, CelValue> = {};
+
+  start(activation: Record<string, unknown>): void {
+    this.activation = activation;
+    this.variables = {};
+  }
+
+  defineVariable(name: string, expression: string): Outcome {
+    const result = this.run(expression);
+    if (isCelError(result)) return { ok: false, error: result.message };
+    this.variables[name] = result;
+    return { ok: true, value: bufbuildToPlain(result) };
+  }
+
+  evaluate(expression: string): Outcome {
+    const result = this.run(expression);
+    return isCelError(result) ? { ok: false, error: result.message } : { ok: true, value: bufbuildToPlain(result) };
+  }
+
+  private run(expression: string) {
+    let planned = this.plans.get(expression);
+    if (!planned) {
+      planned = plan(this.environment, parse(expression));
+      this.plans.set(expression, planned);
+    }
+    return planned({ ...this.activation, variables: this.variables } as any);
+  }
+}
+
+function bufbuildToPlain(value: CelValue): Plain {
+  if (typeof value === 'bigint') return Number(value);
+  if (value === null || typeof value === 'boolean' || typeof value === 'number' || typeof value === 'string') return value;
+  if (isCelList(value)) return [...value].map(bufbuildToPlain);
+  if (isCelMap(value)) return Object.fromEntries([...value].map(([k, v]) => [String(k), bufbuildToPlain(v)]));
+  throw new Error(`unexpected CEL value ${String(value)}`);
+}
+
+/** Synchronous client of cel-js-worker.mjs. */
+class CelJsEngine implements CelEngine {
+  readonly name = '@marcbachmann/cel-js';
+  private readonly signal = new Int32Array(new SharedArrayBuffer(4));
+  private readonly port: MessagePort;
+  private readonly worker: Worker;
+
+  constructor() {
+    const { port1, port2 } = new MessageChannel();
+    this.port = port1;
+    this.worker = new Worker(path.join(__dirname, 'cel-js-worker.mjs'), {
+      workerData: { signal: this.signal.buffer, port: port2 },
+      transferList: [port2],
+    });
+    this.worker.unref();
+  }
+
+  start(activation: Record<string, unknown>): void {
+    this.call({ op: 'start', activation });
+  }
+
+  defineVariable(name: string, expression: string): Outcome {
+    return this.call({ op: 'variable', name, expression });
+  }
+
+  evaluate(expression: string): Outcome {
+    return this.call({ op: 'evaluate', expression });
+  }
+
+  terminate(): void {
+    this.port.close();
+    void this.worker.terminate();
+  }
+
+  private call(message: object): Outcome {
+    Atomics.store(this.signal, 0, 0);
+    this.port.postMessage(message);
+    // The first call also waits for the worker to start and load cel-js.
+    if (Atomics.wait(this.signal, 0, 0, 30_000) === 'timed-out') {
+      throw new Error('cel-js worker did not answer within 30 s');
+    }
+    const reply = receiveMessageOnPort(this.port);
+    if (!reply) throw new Error('cel-js worker signalled without a reply');
+    return reply.message as Outcome;
+  }
+}
+
+let celJsEngine: CelJsEngine | undefined;
+
+/** One worker per test file: starting it costs far more than a request. */
+function sharedCelJsEngine(): CelJsEngine {
+  celJsEngine ??= new CelJsEngine();
+  return celJsEngine;
+}
+
+function closeCelJsEngine(): void {
+  celJsEngine?.terminate();
+  celJsEngine = undefined;
+}
