@@ -82,11 +82,14 @@ export class NodeTrust extends Construct {
   public readonly configMap: kplus.ConfigMap;
   /** The script each node runs. */
   public readonly script: string;
+  /** The namespace of the DaemonSet, which the admission policy must exempt. */
+  public readonly namespace: string;
 
   constructor(scope: Construct, id: string, props: NodeTrustProps) {
     super(scope, id);
     const registry = props.registry;
     const namespace = validateNamespace('namespace', props.namespace ?? 'kube-system');
+    this.namespace = namespace;
     const name = validateObjectName('name', props.name ?? `${registry.name}-node-trust`);
     const image = props.image ?? IMAGES.busybox;
     if (!/@sha256:[a-f0-9]{64}$/.test(image)) {
