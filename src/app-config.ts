@@ -29,15 +29,15 @@ function parseSize(setting: string, value: string): Size {
   return SIZE_UNITS[match[2]](Number(match[1]));
 }
 
-const POLICY_MODES: Record<string, PolicyMode> = {
-  enforce: PolicyMode.ENFORCE,
-  audit: PolicyMode.AUDIT,
-};
+const POLICY_MODES: ReadonlyMap<string, PolicyMode> = new Map([
+  ['enforce', PolicyMode.ENFORCE],
+  ['audit', PolicyMode.AUDIT],
+]);
 
 function parsePolicyMode(setting: string, value: string): PolicyMode {
-  const mode = POLICY_MODES[value];
+  const mode = POLICY_MODES.get(value);
   if (!mode) {
-    invalid(setting, `must be one of ${Object.keys(POLICY_MODES).map((name) => `"${name}"`).join(', ')}`, value);
+    invalid(setting, `must be one of ${[...POLICY_MODES.keys()].map((name) => `"${name}"`).join(', ')}`, value);
   }
   return mode;
 }

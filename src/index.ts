@@ -1,5 +1,6 @@
 export * from './images';
 export * from './validation';
+export * from './cluster-scoped';
 export * from './access/htpasswd';
 export * from './access/htpasswd-secret';
 export * from './network/cidr';

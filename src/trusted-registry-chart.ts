@@ -1,6 +1,7 @@
-import { Chart, ChartProps } from 'cdk8s';
+import { ApiObject, Chart, ChartProps } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
+import { makeClusterScoped } from './cluster-scoped';
 import { RegistryNetworkPolicy, RegistryNetworkPolicyProps } from './network/registry-network-policy';
 import { PolicyMode, TrustedImagePolicy } from './policy/trusted-image-policy';
 import { PrivateRegistry, PrivateRegistryProps } from './registry/private-registry';
@@ -89,7 +90,7 @@ export class TrustedRegistryChart extends Chart {
     const host = validateHost('host', props.host ?? DEFAULT_HOST);
 
     if (props.createNamespace ?? true) {
-      new kplus.Namespace(this, 'Namespace', {
+      const namespaceObject = new kplus.Namespace(this, 'Namespace', {
         metadata: {
           name: namespace,
           labels: {
@@ -98,6 +99,7 @@ export class TrustedRegistryChart extends Chart {
           },
         },
       });
+      makeClusterScoped(ApiObject.of(namespaceObject));
     }
 
     this.registry = new PrivateRegistry(this, 'Registry', { ...props.registry, host });

@@ -9,6 +9,7 @@ import {
   ValidatingAdmissionPolicyBindingSpec,
   ValidatingAdmissionPolicySpec,
 } from '../../imports/k8s';
+import { makeClusterScoped } from '../cluster-scoped';
 import { invalid, validateHost, validateNamespace, validateObjectName, validateUnique } from '../validation';
 
 /** What the API server does with a request that breaks the policy. */
@@ -151,6 +152,8 @@ export class TrustedImagePolicy extends Construct {
       this.policy = new KubeValidatingAdmissionPolicyV1Beta1(this, 'Resource', { metadata: { name: this.policyName }, spec: policySpec });
       this.binding = new KubeValidatingAdmissionPolicyBindingV1Beta1(this, 'Binding', { metadata: { name: this.bindingName }, spec: bindingSpec });
     }
+    makeClusterScoped(this.policy);
+    makeClusterScoped(this.binding);
   }
 
   private policySpec(workloads: boolean): ValidatingAdmissionPolicySpec {

@@ -1,8 +1,9 @@
-import { Chart, Duration, JsonPatch } from 'cdk8s';
+import { Chart, Duration } from 'cdk8s';
 import { Construct } from 'constructs';
 import { CertManagerIssuerKind, CertManagerIssuerRef } from './cert-manager-issuer';
 import { goDuration } from './go-duration';
 import * as cm from '../../imports/cert-manager.io';
+import { makeClusterScoped } from '../cluster-scoped';
 import { invalid, validateObjectName } from '../validation';
 
 /** Props of `CertManagerCaChain`. */
@@ -48,8 +49,7 @@ export class CertManagerCaChain extends Construct {
       metadata: { name: selfSignedName },
       spec: { selfSigned: {} },
     });
-    // The chart's namespace is applied to every object, but a ClusterIssuer has none.
-    selfSigned.addJsonPatch(JsonPatch.remove('/metadata/namespace'));
+    makeClusterScoped(selfSigned);
     new cm.Certificate(this, 'Ca', {
       metadata: { name: this.caSecretName },
       spec: {

@@ -52,6 +52,7 @@ describe('chartPropsFromEnv', () => {
     [APP_SETTINGS.exemptNamespaces, 'kube-system,Monitoring', `'TRUSTED_REGISTRY_EXEMPT_NAMESPACES' must be a Kubernetes namespace name (lowercase letters, digits and "-", at most 63 characters, starting and ending with a letter or digit), got "Monitoring"`],
     [APP_SETTINGS.exemptNamespaces, 'monitoring,monitoring', `'TRUSTED_REGISTRY_EXEMPT_NAMESPACES' must not list the same value twice, got "monitoring"`],
     [APP_SETTINGS.policyMode, 'deny', `'TRUSTED_REGISTRY_POLICY_MODE' must be one of "enforce", "audit", got "deny"`],
+    [APP_SETTINGS.policyMode, 'constructor', `'TRUSTED_REGISTRY_POLICY_MODE' must be one of "enforce", "audit", got "constructor"`],
   ])('fails if %s is %j', (name, value, message) => {
     expect(() => chartPropsFromEnv({ [name]: value })).toThrow(message);
   });

@@ -19,6 +19,7 @@ describe('TrustedRegistryChart with defaults', () => {
 
   test('creates the registry namespace enforcing the restricted Pod Security Standard', () => {
     const namespace = findOne(manifests, 'Namespace');
+    expect(namespace.metadata).not.toHaveProperty('namespace');
     expect(namespace.metadata.name).toBe('registry');
     expect(namespace.metadata.labels['pod-security.kubernetes.io/enforce']).toBe('restricted');
     expect(manifests.filter((m) => m.kind !== 'Namespace' && m.metadata.namespace !== undefined).every((m) => m.metadata.namespace === 'registry')).toBe(true);
@@ -39,6 +40,34 @@ describe('TrustedRegistryChart with defaults', () => {
     expect(binding.spec.matchResources.namespaceSelector.matchExpressions).toEqual([
       { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'registry'] },
     ]);
+  });
+
+  test('the policy checks every image of every pod spec for the registry host and a digest', () => {
+    const spec = findOne(manifests, 'ValidatingAdmissionPolicy').spec;
+    expect(spec.variables).toEqual([
+      { name: 'podSpec', expression: "object.kind == 'Pod' ? object.spec : (object.kind == 'CronJob' ? object.spec.jobTemplate.spec.template.spec : object.spec.template.spec)" },
+      {
+        name: 'images',
+        expression: "variables.podSpec.containers.map(c, has(c.image) ? c.image : '')"
+          + " + (has(variables.podSpec.initContainers) ? variables.podSpec.initContainers.map(c, has(c.image) ? c.image : '') : [])"
+          + " + (has(variables.podSpec.ephemeralContainers) ? variables.podSpec.ephemeralContainers.map(c, has(c.image) ? c.image : '') : [])"
+          + " + (has(variables.podSpec.volumes) ? variables.podSpec.volumes.filter(v, has(v.image)).map(v, has(v.image.reference) ? v.image.reference : '') : [])",
+      },
+      { name: 'untrustedImages', expression: "variables.images.filter(image, !(image.startsWith('registry.mycorp.local/')))" },
+      {
+        name: 'unpinnedImages',
+        expression: "variables.images.filter(image, !image.matches('^[a-z0-9]+(?:(?:[.]|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?@sha256:[0-9a-f]{64}$'))",
+      },
+    ]);
+    expect(spec.validations.map((v: any) => v.expression)).toEqual(['size(variables.untrustedImages) == 0', 'size(variables.unpinnedImages) == 0']);
+  });
+
+  test('cluster-scoped objects carry no namespace', () => {
+    const clusterScoped = manifests.filter((m) => ['Namespace', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'].includes(m.kind));
+    expect(clusterScoped).toHaveLength(3);
+    for (const manifest of clusterScoped) {
+      expect(manifest.metadata).not.toHaveProperty('namespace');
+    }
   });
 
   test('contains no secret material', () => {
@@ -63,7 +92,7 @@ describe('TrustedRegistryChart options', () => {
     expect(findOne(manifests, 'Ingress').spec.rules[0].host).toBe('registry.example.com');
     const binding = findOne(manifests, 'ValidatingAdmissionPolicyBinding');
     expect(binding.spec.validationActions).toEqual(['Warn', 'Audit']);
-    expect(binding.spec.matchResources.namespaceSelector.matchExpressions[0].values).toEqual(['kube-system', 'monitoring', 'images']);
+    expect(binding.spec.matchResources.namespaceSelector.matchExpressions[0].values).toEqual(['images', 'kube-system', 'monitoring']);
     expect(JSON.stringify(findOne(manifests, 'ValidatingAdmissionPolicy'))).toContain('registry.example.com/');
     expect(manifests).toMatchSnapshot();
   });

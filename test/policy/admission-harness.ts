@@ -96,7 +96,7 @@ export function roundTripYaml(manifests: readonly unknown[]): unknown[] {
 
 /**
  * Admission decisions for the ValidatingAdmissionPolicies and bindings found in `manifests`
- * (other kinds are ignored). Call `close()` when done to stop the cel-js worker.
+ * (other kinds are ignored).
  */
 export class AdmissionSimulator {
   private readonly policies = new Map<string, Manifest>();
@@ -126,6 +126,7 @@ export class AdmissionSimulator {
     return primary.result;
   }
 
+  /** Stops the cel-js worker, which every simulator in this test file shares; call once, in afterAll. */
   close(): void {
     closeCelJsEngine();
   }
