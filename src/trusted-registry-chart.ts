@@ -1,6 +1,8 @@
 import { ApiObject, Chart, ChartProps } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
+import { PullAccess, PullAccessOptions } from './access/pull-access';
+import { IPullCredentials } from './access/pull-credentials';
 import { makeClusterScoped } from './cluster-scoped';
 import { RegistryNetworkPolicy, RegistryNetworkPolicyProps } from './network/registry-network-policy';
 import { PolicyMode, TrustedImagePolicy } from './policy/trusted-image-policy';
@@ -131,5 +133,18 @@ export class TrustedRegistryChart extends Chart {
       exemptNamespaces,
       mode: props.policyMode,
     });
+  }
+
+  /**
+   * Gives consumer namespaces pull access, as `PrivateRegistry.grantPull()` does, and warns at
+   * synth about namespaces the policy exempts (pods there need no credentials to be admitted).
+   *
+   * @param id construct id, unique among the registry's grants
+   * @param options the namespaces and ServiceAccounts
+   * @param credentials the pull Secret in the registry's namespace
+   * @default credentials - the generated pull identity (`registry: { htpasswd: HtpasswdSource.generated() }`)
+   */
+  public grantPull(id: string, options: Omit<PullAccessOptions, 'exemptNamespaces'>, credentials?: IPullCredentials): PullAccess {
+    return this.registry.grantPull(id, { ...options, exemptNamespaces: this.policy.exemptNamespaces }, credentials);
   }
 }

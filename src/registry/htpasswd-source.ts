@@ -2,6 +2,7 @@ import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { RegistryUser } from '../access/htpasswd';
 import { HTPASSWD_SECRET_KEY, HtpasswdSecret } from '../access/htpasswd-secret';
+import { RegistryCredentialsGenerator, RegistryCredentialsGeneratorProps } from '../access/registry-credentials-generator';
 import { invalid, validateObjectName } from '../validation';
 
 /** The Secret and key the registry mounts as its htpasswd file. */
@@ -10,7 +11,12 @@ export interface BoundHtpasswd {
   readonly secret: kplus.ISecret;
   /** The key of the htpasswd file in the Secret. */
   readonly key: string;
+  /** The generator writing the Secret, for sources whose credentials are made in the cluster. */
+  readonly generator?: RegistryCredentialsGenerator;
 }
+
+/** Options of `HtpasswdSource.generated()`: the generator's props the registry does not fix. */
+export type GeneratedHtpasswdOptions = Omit<RegistryCredentialsGeneratorProps, 'host' | 'name' | 'htpasswdSecretName'>;
 
 /** Where the registry's htpasswd file (its users and bcrypt hashes) comes from. */
 export abstract class HtpasswdSource {
@@ -37,6 +43,16 @@ export abstract class HtpasswdSource {
     return new UsersHtpasswd(users);
   }
 
+  /**
+   * Credentials generated in the cluster by a `RegistryCredentialsGenerator` (a Job in the
+   * registry's namespace): a push and a pull identity with random passwords nobody has to see,
+   * rotated by raising `generation`. The registry exposes the generator as `credentials` and
+   * grants pull access to consumer namespaces with `grantPull()`. Nothing secret is synthesized.
+   */
+  public static generated(options: GeneratedHtpasswdOptions = {}): HtpasswdSource {
+    return new GeneratedHtpasswd(options);
+  }
+
   /** Creates or references the Secret in `scope`. */
   public abstract bind(scope: Construct, options: HtpasswdBindOptions): BoundHtpasswd;
 }
@@ -47,6 +63,10 @@ export interface HtpasswdBindOptions {
   readonly secretName: string;
   /** Non-secret text unique to the registry, mixed into bcrypt salts. */
   readonly saltContext: string;
+  /** The registry's host, as clients write it in image references. */
+  readonly host: string;
+  /** Base name of the registry's objects. */
+  readonly registryName: string;
 }
 
 class ExistingSecretHtpasswd extends HtpasswdSource {
@@ -71,5 +91,25 @@ class UsersHtpasswd extends HtpasswdSource {
       saltContext: options.saltContext,
     });
     return { secret: htpasswd.secret, key: HTPASSWD_SECRET_KEY };
+  }
+}
+
+class GeneratedHtpasswd extends HtpasswdSource {
+  constructor(private readonly options: GeneratedHtpasswdOptions) {
+    super();
+  }
+
+  public bind(scope: Construct, options: HtpasswdBindOptions): BoundHtpasswd {
+    const generator = new RegistryCredentialsGenerator(scope, 'Credentials', {
+      ...this.options,
+      host: options.host,
+      name: options.registryName,
+      htpasswdSecretName: options.secretName,
+    });
+    return {
+      secret: kplus.Secret.fromSecretName(scope, 'Htpasswd', generator.htpasswdSecretName),
+      key: HTPASSWD_SECRET_KEY,
+      generator,
+    };
   }
 }

@@ -6,6 +6,9 @@ import { HtpasswdSource } from './htpasswd-source';
 import { RegistryCertificate } from './registry-certificate';
 import { REGISTRY_CONTAINER_PORT, REGISTRY_PATHS, RegistryConfigOptions, renderRegistryConfig } from './registry-config';
 import { RegistryStorage } from './registry-storage';
+import { PullAccess, PullAccessOptions } from '../access/pull-access';
+import { IPullCredentials } from '../access/pull-credentials';
+import { RegistryCredentialsGenerator } from '../access/registry-credentials-generator';
 import { IMAGES } from '../images';
 import { invalid, validateHost, validateInteger, validateObjectName } from '../validation';
 
@@ -158,6 +161,8 @@ export class PrivateRegistry extends Construct {
   public readonly claim: kplus.IPersistentVolumeClaim;
   /** The Ingress, when `ingress` is on. */
   public readonly ingress?: kplus.Ingress;
+  /** The in-cluster credentials generator, when `htpasswd` is `HtpasswdSource.generated()`. */
+  public readonly credentials?: RegistryCredentialsGenerator;
 
   constructor(scope: Construct, id: string, props: PrivateRegistryProps) {
     super(scope, id);
@@ -187,8 +192,9 @@ export class PrivateRegistry extends Construct {
     }
 
     const htpasswd = (props.htpasswd ?? HtpasswdSource.fromSecretName(`${this.name}-htpasswd`))
-      .bind(this, { secretName: `${this.name}-htpasswd`, saltContext: this.host });
+      .bind(this, { secretName: `${this.name}-htpasswd`, saltContext: this.host, host: this.host, registryName: this.name });
     this.htpasswdSecret = htpasswd.secret;
+    this.credentials = htpasswd.generator;
     this.tlsSecret = (props.certificate ?? RegistryCertificate.fromSecretName(`${this.name}-tls`))
       .bind(this, { secretName: `${this.name}-tls`, dnsNames: [this.host, ...this.serviceDnsNames] });
 
@@ -246,6 +252,24 @@ export class PrivateRegistry extends Construct {
     if (props.ingress ?? true) {
       this.ingress = this.addIngress(props);
     }
+  }
+
+  /**
+   * Gives consumer namespaces pull access: a copy of the pull Secret in each, optionally added to
+   * the `imagePullSecrets` of their ServiceAccounts. Uses the generated pull identity when
+   * `htpasswd` is `HtpasswdSource.generated()`; otherwise `credentials` names your Secret.
+   *
+   * @param id construct id, unique among this registry's grants
+   * @param options the namespaces and ServiceAccounts
+   * @param credentials the pull Secret in the registry's namespace
+   * @default credentials - the generated pull identity
+   */
+  public grantPull(id: string, options: PullAccessOptions, credentials?: IPullCredentials): PullAccess {
+    const pullCredentials = credentials ?? this.credentials;
+    if (!pullCredentials) {
+      invalid('credentials', 'must be given to grantPull() when the registry\'s htpasswd is not HtpasswdSource.generated() (use PullCredentials.fromSecretName())', pullCredentials);
+    }
+    return new PullAccess(this, id, { ...options, credentials: pullCredentials });
   }
 
   /** The reference of an image in this registry, pinned by digest. */

@@ -1,0 +1,332 @@
+import { spawnSync } from 'child_process';
+import { mkdtempSync, readdirSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import {
+  COPY_PULL_SECRET_SCRIPT,
+  GENERATE_CREDENTIALS_SCRIPT,
+  GENERATION_ANNOTATION,
+  HTPASSWD_BCRYPT_COST,
+  WRITE_CREDENTIALS_SCRIPT,
+} from '../../src';
+import { describeWithBinaries } from '../util/binaries';
+import { FakeCluster, ScriptResult, secretValue } from '../util/fake-cluster';
+import { LocalRegistry } from '../util/local-registry';
+
+const HOST = 'registry.example.com';
+const NAMESPACE = 'registry';
+
+interface DockerConfigEntry {
+  username: string;
+  password: string;
+  auth: string;
+}
+
+/** The generator's two containers, run one after the other as in the Job's pod. */
+function runGenerator(cluster: FakeCluster, generation: number): { generate: ScriptResult; write: ScriptResult; dir: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'credentials-'));
+  const generate = cluster.run(GENERATE_CREDENTIALS_SCRIPT, {
+    CREDENTIALS_DIR: dir,
+    REGISTRY_HOST: HOST,
+    PUSH_USERNAME: 'push',
+    PULL_USERNAME: 'pull',
+    BCRYPT_COST: String(HTPASSWD_BCRYPT_COST),
+  });
+  const write = cluster.run(WRITE_CREDENTIALS_SCRIPT, {
+    CREDENTIALS_DIR: dir,
+    NAMESPACE,
+    GENERATION: String(generation),
+    HTPASSWD_SECRET: 'registry-htpasswd',
+    HTPASSWD_KEY: 'htpasswd',
+    PUSH_SECRET: 'registry-push',
+    PULL_SECRET: 'registry-pull',
+  });
+  return { generate, write, dir };
+}
+
+function dockerConfigEntry(cluster: FakeCluster, name: string): DockerConfigEntry {
+  const secret = cluster.get(NAMESPACE, 'Secret', name);
+  return JSON.parse(secretValue(secret, '.dockerconfigjson')).auths[HOST];
+}
+
+function kubectlDockerConfigJson(username: string, password: string): string {
+  const result = spawnSync('kubectl', [
+    'create', 'secret', 'docker-registry', 'reference',
+    `--docker-server=${HOST}`, `--docker-username=${username}`, `--docker-password=${password}`,
+    '--dry-run=client', '-o', 'json',
+  ], { env: { ...process.env, KUBECONFIG: '/dev/null' } });
+  return JSON.parse(result.stdout.toString()).data['.dockerconfigjson'];
+}
+
+function htpasswdVerifies(htpasswd: string, username: string, password: string): boolean {
+  const file = join(mkdtempSync(join(tmpdir(), 'htpasswd-')), 'htpasswd');
+  writeFileSync(file, htpasswd);
+  return spawnSync('htpasswd', ['-vb', file, username, password]).status === 0;
+}
+
+describeWithBinaries('credentials generator scripts', ['htpasswd', 'kubectl', 'docker-registry'], () => {
+  let registry: LocalRegistry | undefined;
+  afterEach(async () => {
+    await registry?.stop();
+    registry = undefined;
+  });
+
+  test('write htpasswd and dockerconfigjson Secrets that the registry accepts, without a password in logs or arguments', async () => {
+    // GIVEN
+    const cluster = new FakeCluster();
+
+    // WHEN
+    const { generate, write, dir } = runGenerator(cluster, 1);
+
+    // THEN
+    expect(generate).toMatchObject({ code: 0, stderr: '' });
+    expect(write).toMatchObject({ code: 0, stderr: '' });
+    const htpasswdSecret = cluster.get(NAMESPACE, 'Secret', 'registry-htpasswd');
+    const pushSecret = cluster.get(NAMESPACE, 'Secret', 'registry-push');
+    const pullSecret = cluster.get(NAMESPACE, 'Secret', 'registry-pull');
+    for (const secret of [htpasswdSecret, pushSecret, pullSecret]) {
+      expect(secret.metadata.annotations).toEqual({ [GENERATION_ANNOTATION]: '1' });
+    }
+    expect(htpasswdSecret.type).toBeUndefined();
+    expect(pushSecret.type).toBe('kubernetes.io/dockerconfigjson');
+    expect(pullSecret.type).toBe('kubernetes.io/dockerconfigjson');
+
+    const push = dockerConfigEntry(cluster, 'registry-push');
+    const pull = dockerConfigEntry(cluster, 'registry-pull');
+    expect(push.username).toBe('push');
+    expect(pull.username).toBe('pull');
+    // 24 random bytes as hex; two independent passwords.
+    expect(push.password).toMatch(/^[0-9a-f]{48}$/);
+    expect(pull.password).toMatch(/^[0-9a-f]{48}$/);
+    expect(pull.password).not.toBe(push.password);
+
+    // The same bytes kubectl writes for these credentials.
+    expect(pullSecret.data['.dockerconfigjson']).toBe(kubectlDockerConfigJson(pull.username, pull.password));
+    expect(pushSecret.data['.dockerconfigjson']).toBe(kubectlDockerConfigJson(push.username, push.password));
+
+    const htpasswd = secretValue(htpasswdSecret, 'htpasswd');
+    expect(htpasswd).toMatch(new RegExp(`^push:\\$2y\\$0${HTPASSWD_BCRYPT_COST}\\$\\S{53}\\npull:\\$2y\\$0${HTPASSWD_BCRYPT_COST}\\$\\S{53}\\n$`));
+    expect(htpasswdVerifies(htpasswd, 'pull', pull.password)).toBe(true);
+    expect(htpasswdVerifies(htpasswd, 'push', push.password)).toBe(true);
+    expect(htpasswdVerifies(htpasswd, 'pull', push.password)).toBe(false);
+
+    const everythingVisible = JSON.stringify([generate, write, cluster.takeCalls()]);
+    expect(everythingVisible).not.toContain(push.password);
+    expect(everythingVisible).not.toContain(pull.password);
+    // The write script removes its intermediate files; only the generated ones remain.
+    expect(readdirSync(dir).sort()).toEqual(['htpasswd', 'pull.dockerconfigjson', 'push.dockerconfigjson']);
+
+    const htpasswdFile = join(dir, 'htpasswd');
+    registry = await LocalRegistry.start(htpasswdFile);
+    await expect(registry.v2Status(pull.username, pull.password)).resolves.toBe(200);
+    await expect(registry.v2Status(push.username, push.password)).resolves.toBe(200);
+    await expect(registry.v2Status(pull.username, `${pull.password}0`)).resolves.toBe(401);
+    await expect(registry.v2Status('nobody', pull.password)).resolves.toBe(401);
+  });
+
+  test('change nothing when run again at the same generation', () => {
+    // GIVEN
+    const cluster = new FakeCluster();
+    runGenerator(cluster, 1);
+    const before = ['registry-htpasswd', 'registry-push', 'registry-pull'].map((name) => cluster.get(NAMESPACE, 'Secret', name));
+    cluster.takeCalls();
+
+    // WHEN
+    const { write } = runGenerator(cluster, 1);
+
+    // THEN
+    expect(write.code).toBe(0);
+    expect(write.stdout).toContain('credentials of generation 1 exist; nothing to do');
+    expect(['registry-htpasswd', 'registry-push', 'registry-pull'].map((name) => cluster.get(NAMESPACE, 'Secret', name))).toEqual(before);
+    const verbs = cluster.takeCalls().map((args) => args[0]);
+    expect(verbs).toEqual(['get', 'get', 'get']);
+  });
+
+  test('rotate both identities together when the generation rises, and the running registry picks the new file up', async () => {
+    // GIVEN
+    const cluster = new FakeCluster();
+    const first = runGenerator(cluster, 1);
+    const oldPull = dockerConfigEntry(cluster, 'registry-pull');
+    const oldPush = dockerConfigEntry(cluster, 'registry-push');
+    const htpasswdFile = join(first.dir, 'htpasswd');
+    registry = await LocalRegistry.start(htpasswdFile);
+
+    // WHEN
+    const { write } = runGenerator(cluster, 2);
+    // What the kubelet does to the mounted Secret.
+    writeFileSync(htpasswdFile, secretValue(cluster.get(NAMESPACE, 'Secret', 'registry-htpasswd'), 'htpasswd'));
+
+    // THEN
+    expect(write).toMatchObject({ code: 0, stderr: '' });
+    expect(write.stdout).toContain('credentials of generation 2 written');
+    const newPull = dockerConfigEntry(cluster, 'registry-pull');
+    const newPush = dockerConfigEntry(cluster, 'registry-push');
+    expect(newPull.password).not.toBe(oldPull.password);
+    expect(newPush.password).not.toBe(oldPush.password);
+    for (const name of ['registry-htpasswd', 'registry-push', 'registry-pull']) {
+      expect(cluster.get(NAMESPACE, 'Secret', name).metadata.annotations[GENERATION_ANNOTATION]).toBe('2');
+    }
+    // distribution reloads htpasswd when the file changes: no restart needed.
+    await expect(registry.v2Status('pull', newPull.password)).resolves.toBe(200);
+    await expect(registry.v2Status('push', newPush.password)).resolves.toBe(200);
+    await expect(registry.v2Status('pull', oldPull.password)).resolves.toBe(401);
+  });
+
+  test('rewrite all three Secrets when only some exist at the generation', () => {
+    // GIVEN a Job that died after writing the push Secret
+    const cluster = new FakeCluster();
+    runGenerator(cluster, 1);
+    const htpasswdPath = join(cluster.stateDir, NAMESPACE, 'Secret', 'registry-htpasswd.json');
+    writeFileSync(htpasswdPath, JSON.stringify({ ...cluster.get(NAMESPACE, 'Secret', 'registry-htpasswd'), metadata: { name: 'registry-htpasswd', namespace: NAMESPACE, annotations: { [GENERATION_ANNOTATION]: '0' } } }));
+    const orphanPull = dockerConfigEntry(cluster, 'registry-pull');
+
+    // WHEN
+    const { write } = runGenerator(cluster, 1);
+
+    // THEN
+    expect(write.code).toBe(0);
+    const pull = dockerConfigEntry(cluster, 'registry-pull');
+    expect(pull.password).not.toBe(orphanPull.password);
+    expect(htpasswdVerifies(secretValue(cluster.get(NAMESPACE, 'Secret', 'registry-htpasswd'), 'htpasswd'), 'pull', pull.password)).toBe(true);
+  });
+
+  test('fails if the generation is lower than the Secrets\' (rotation values must increase)', () => {
+    // GIVEN
+    const cluster = new FakeCluster();
+    runGenerator(cluster, 3);
+    const before = cluster.get(NAMESPACE, 'Secret', 'registry-pull');
+
+    // WHEN
+    const { write } = runGenerator(cluster, 2);
+
+    // THEN
+    expect(write.code).not.toBe(0);
+    expect(write.stderr).toContain(`Secret ${NAMESPACE}/registry-htpasswd is at generation 3, newer than this Job's 2: 'generation' must only increase`);
+    expect(cluster.get(NAMESPACE, 'Secret', 'registry-pull')).toEqual(before);
+  });
+
+  test('fails if a Secret of the same name was made by someone else, and leaves it alone', () => {
+    // GIVEN
+    const cluster = new FakeCluster();
+    const theirs = { kind: 'Secret', metadata: { name: 'registry-htpasswd', namespace: NAMESPACE }, data: { htpasswd: 'eA==' } };
+    cluster.put(theirs);
+
+    // WHEN
+    const { write } = runGenerator(cluster, 1);
+
+    // THEN
+    expect(write.code).not.toBe(0);
+    expect(write.stderr).toContain(`Secret ${NAMESPACE}/registry-htpasswd exists without a numeric ${GENERATION_ANNOTATION} annotation, so it was not written by this generator; refusing to overwrite it`);
+    expect(cluster.get(NAMESPACE, 'Secret', 'registry-htpasswd')).toEqual({ apiVersion: 'v1', ...theirs });
+    expect(cluster.get(NAMESPACE, 'Secret', 'registry-pull')).toBeUndefined();
+  });
+});
+
+describeWithBinaries('pull Secret copy script', ['kubectl'], () => {
+  const source = (generation: string, data: string) => ({
+    kind: 'Secret',
+    metadata: { name: 'registry-pull', namespace: NAMESPACE, annotations: { [GENERATION_ANNOTATION]: generation } },
+    type: 'kubernetes.io/dockerconfigjson',
+    data: { '.dockerconfigjson': data },
+  });
+  const serviceAccount = (namespace: string, imagePullSecrets?: { name: string }[]) => ({
+    kind: 'ServiceAccount',
+    metadata: { name: 'default', namespace },
+    ...(imagePullSecrets ? { imagePullSecrets } : {}),
+  });
+  const env = (overrides: Record<string, string> = {}) => ({
+    SOURCE_NAMESPACE: NAMESPACE,
+    SOURCE_SECRET: 'registry-pull',
+    SOURCE_GENERATION: '1',
+    SOURCE_WAIT_SECONDS: '0',
+    TARGET_SECRET: 'registry-pull',
+    TARGETS: 'team-a default\nteam-b default\nteam-c',
+    ...overrides,
+  });
+  const data = kubectlDockerConfigJson('pull', 'f'.repeat(48));
+
+  test('copies the Secret into every namespace and lists it in the ServiceAccounts, keeping their other entries', () => {
+    // GIVEN
+    const cluster = new FakeCluster();
+    cluster.put(source('1', data));
+    cluster.put(serviceAccount('team-a', [{ name: 'other' }]));
+    cluster.put(serviceAccount('team-b'));
+
+    // WHEN
+    const result = cluster.run(COPY_PULL_SECRET_SCRIPT, env());
+
+    // THEN
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    for (const namespace of ['team-a', 'team-b', 'team-c']) {
+      const copy = cluster.get(namespace, 'Secret', 'registry-pull');
+      expect(copy.type).toBe('kubernetes.io/dockerconfigjson');
+      expect(copy.data).toEqual({ '.dockerconfigjson': data });
+    }
+    expect(cluster.get('team-a', 'ServiceAccount', 'default').imagePullSecrets).toEqual([{ name: 'other' }, { name: 'registry-pull' }]);
+    expect(cluster.get('team-b', 'ServiceAccount', 'default').imagePullSecrets).toEqual([{ name: 'registry-pull' }]);
+    expect(JSON.stringify([result, cluster.takeCalls()])).not.toContain(data);
+  });
+
+  test('changes nothing when run again', () => {
+    // GIVEN
+    const cluster = new FakeCluster();
+    cluster.put(source('1', data));
+    cluster.put(serviceAccount('team-a'));
+    cluster.put(serviceAccount('team-b'));
+    cluster.run(COPY_PULL_SECRET_SCRIPT, env());
+    cluster.takeCalls();
+
+    // WHEN
+    const result = cluster.run(COPY_PULL_SECRET_SCRIPT, env());
+
+    // THEN
+    expect(result.code).toBe(0);
+    expect(cluster.takeCalls().map((args) => args[0])).toEqual(['get', 'get', 'get', 'get', 'get', 'get']);
+    expect(cluster.get('team-a', 'ServiceAccount', 'default').imagePullSecrets).toEqual([{ name: 'registry-pull' }]);
+  });
+
+  test('replaces the copies after a rotation', () => {
+    // GIVEN
+    const cluster = new FakeCluster();
+    cluster.put(source('1', data));
+    cluster.put(serviceAccount('team-a'));
+    cluster.put(serviceAccount('team-b'));
+    cluster.run(COPY_PULL_SECRET_SCRIPT, env());
+    const rotated = kubectlDockerConfigJson('pull', 'e'.repeat(48));
+    cluster.put(source('2', rotated));
+
+    // WHEN
+    const result = cluster.run(COPY_PULL_SECRET_SCRIPT, env({ SOURCE_GENERATION: '2' }));
+
+    // THEN
+    expect(result.code).toBe(0);
+    expect(cluster.get('team-c', 'Secret', 'registry-pull').data).toEqual({ '.dockerconfigjson': rotated });
+  });
+
+  test('fails if the source is still at an older generation when the wait ends', () => {
+    // GIVEN
+    const cluster = new FakeCluster();
+    cluster.put(source('1', data));
+
+    // WHEN
+    const result = cluster.run(COPY_PULL_SECRET_SCRIPT, env({ SOURCE_GENERATION: '2' }));
+
+    // THEN
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain(`Secret ${NAMESPACE}/registry-pull with key .dockerconfigjson at generation 2 or later not found after 0 s`);
+    expect(cluster.get('team-a', 'Secret', 'registry-pull')).toBeUndefined();
+  });
+
+  test('fails if a listed ServiceAccount does not exist', () => {
+    // GIVEN
+    const cluster = new FakeCluster();
+    cluster.put(source('1', data));
+
+    // WHEN
+    const result = cluster.run(COPY_PULL_SECRET_SCRIPT, env());
+
+    // THEN
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain('serviceaccounts "default" not found');
+  });
+});
