@@ -19,7 +19,8 @@ const project = new typescript.TypeScriptProject({
   testdir: 'test',
   libdir: 'lib',
   peerDeps: ['cdk8s@^2.70.0', 'constructs@^10.4.0'],
-  deps: ['cdk8s-plus-27@^2.9.5', 'bcryptjs@^3.0.2'],
+  // The ASN.1 layer of @peculiar/x509: builds the opt-in self-signed certificate synchronously.
+  deps: ['cdk8s-plus-27@^2.9.5', 'bcryptjs@^3.0.2', '@peculiar/asn1-schema@^2.11.1', '@peculiar/asn1-x509@^2.11.1'],
   devDeps: [
     'cdk8s-cli@^2.200.0',
     'kubernetes-models@^4.5.1',
@@ -61,6 +62,12 @@ project.package.addField('types', 'lib/src/index.d.ts');
 project.addTask('import:k8s', {
   description: 'Regenerate imports/k8s.ts from a Kubernetes API schema (path or URL; default: ../shared/k8s-schemas/v1.30.0/_definitions.json)',
   exec: 'node scripts/import-k8s.js',
+  receiveArgs: true,
+});
+
+project.addTask('import:cert-manager', {
+  description: 'Regenerate imports/cert-manager.io.ts and test/fixtures/crds/cert-manager/ from cert-manager CRDs (directory; default: ../shared/crds/cert-manager)',
+  exec: 'node scripts/import-cert-manager.js',
   receiveArgs: true,
 });
 

@@ -29,4 +29,14 @@ export const IMAGES = {
    * (`docker.io/bitnami/kubectl@sha256:6e9c…`); not checked against Docker Hub here.
    */
   kubectl: 'docker.io/bitnami/kubectl:latest@sha256:6e9c5284a0dac06e84de9f4d97852d2e6513442ee7ec3a66d35009eec86e1e62',
+
+  /**
+   * A shell for the NodeTrust DaemonSet (busybox 1.36.1: sh, nslookup, awk, sed, cmp). Digest of
+   * the multi-architecture image index of `docker.io/library/busybox:1.36.1`, read from public
+   * manifests on GitHub that pin it (found by searching "busybox:1.36.1@sha256:"; one of them
+   * notes it is the index Docker Hub answered); not re-read from Docker Hub, which this
+   * workplace cannot reach. Verify with
+   * `skopeo inspect --format '{{.Digest}}' docker://docker.io/library/busybox:1.36.1`.
+   */
+  busybox: 'docker.io/library/busybox:1.36.1@sha256:73aaf090f3d85aa34ee199857f03fa3a95c8ede2ffd4cc2cdb5b94e566b11662',
 } as const;

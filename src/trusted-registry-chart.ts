@@ -4,8 +4,11 @@ import { Construct } from 'constructs';
 import { PullAccess, PullAccessOptions } from './access/pull-access';
 import { IPullCredentials, PullCredentials } from './access/pull-credentials';
 import { makeClusterScoped } from './cluster-scoped';
+import { RegistryNetworkPolicy, RegistryNetworkPolicyProps } from './network/registry-network-policy';
 import { PolicyMode, TrustedImagePolicy } from './policy/trusted-image-policy';
 import { PrivateRegistry, PrivateRegistryProps } from './registry/private-registry';
+import { SelfSignedRegistryCertificate } from './registry/registry-certificate';
+import { NodeTrust, NodeTrustProps } from './tls/node-trust';
 import { validateHost, validateNamespace } from './validation';
 
 /** The host of the default app's registry. */
@@ -61,6 +64,21 @@ export interface TrustedRegistryChartProps extends Omit<ChartProps, 'namespace'>
    * @default [] - no namespace is granted pull access
    */
   readonly pullNamespaces?: string[];
+
+  /**
+   * Deploys `NodeTrust`, so that every node trusts the registry's certificate and resolves its
+   * host (it changes files on the nodes: see docs/node-trust.md). Its namespace is added to the
+   * policy's exemptions. With a `RegistryCertificate.selfSigned()` certificate and no CA given,
+   * the nodes trust that certificate.
+   * @default - no NodeTrust
+   */
+  readonly nodeTrust?: Omit<NodeTrustProps, 'registry'>;
+
+  /**
+   * Isolates the registry's pods with a `RegistryNetworkPolicy`.
+   * @default - no NetworkPolicy
+   */
+  readonly networkPolicy?: Omit<RegistryNetworkPolicyProps, 'registry'>;
 }
 
 /**
@@ -72,6 +90,10 @@ export class TrustedRegistryChart extends Chart {
   public readonly registry: PrivateRegistry;
   /** The admission policy and its binding. */
   public readonly policy: TrustedImagePolicy;
+  /** The DaemonSet making nodes trust the registry, when `nodeTrust` is set. */
+  public readonly nodeTrust?: NodeTrust;
+  /** The registry's NetworkPolicy, when `networkPolicy` is set. */
+  public readonly networkPolicy?: RegistryNetworkPolicy;
 
   constructor(scope: Construct, id: string, props: TrustedRegistryChartProps = {}) {
     const namespace = validateNamespace('namespace', props.namespace ?? DEFAULT_NAMESPACE);
@@ -93,10 +115,31 @@ export class TrustedRegistryChart extends Chart {
 
     this.registry = new PrivateRegistry(this, 'Registry', { ...props.registry, host });
 
-    const exemptNamespaces = props.exemptNamespaces ?? ['kube-system'];
+    if (props.nodeTrust) {
+      const certificate = props.registry?.certificate;
+      const trustSelfSigned = certificate instanceof SelfSignedRegistryCertificate
+        && props.nodeTrust.caCertificate === undefined && props.nodeTrust.caConfigMapName === undefined;
+      this.nodeTrust = new NodeTrust(this, 'NodeTrust', {
+        ...props.nodeTrust,
+        caCertificate: trustSelfSigned ? certificate.certificatePem : props.nodeTrust.caCertificate,
+        registry: this.registry,
+      });
+    }
+    if (props.networkPolicy) {
+      this.networkPolicy = new RegistryNetworkPolicy(this, 'NetworkPolicy', { ...props.networkPolicy, registry: this.registry });
+    }
+
+    // The registry's namespace (it starts before it holds any image) and NodeTrust's (its image
+    // cannot come from the registry the nodes do not trust yet) are always exempt.
+    const exemptNamespaces = [...(props.exemptNamespaces ?? ['kube-system'])];
+    for (const required of [namespace, this.nodeTrust?.namespace]) {
+      if (required !== undefined && !exemptNamespaces.includes(required)) {
+        exemptNamespaces.push(required);
+      }
+    }
     this.policy = new TrustedImagePolicy(this, 'Policy', {
       trustedSources: [host],
-      exemptNamespaces: exemptNamespaces.includes(namespace) ? exemptNamespaces : [...exemptNamespaces, namespace],
+      exemptNamespaces,
       mode: props.policyMode,
     });
 
