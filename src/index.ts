@@ -19,7 +19,6 @@ export * from './registry/registry-storage';
 export * from './tls/cert-manager-ca-chain';
 export * from './tls/cert-manager-certificate';
 export * from './tls/cert-manager-issuer';
-export * from './tls/deterministic-rsa-key';
 export * from './tls/node-trust';
 export * from './tls/node-trust-script';
 export * from './tls/self-signed-certificate';

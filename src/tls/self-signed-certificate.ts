@@ -1,22 +1,10 @@
-import { createHash, createPublicKey, sign } from 'crypto';
-import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
-import {
-  AlgorithmIdentifier, AttributeTypeAndValue, AttributeValue, BasicConstraints, Certificate, ExtendedKeyUsage, Extension,
-  Extensions, GeneralName, id_ce_basicConstraints, id_ce_extKeyUsage, id_ce_keyUsage, id_ce_subjectAltName,
-  id_ce_subjectKeyIdentifier, id_kp_serverAuth, KeyUsage, KeyUsageFlags, Name, RelativeDistinguishedName,
-  SubjectAlternativeName, SubjectKeyIdentifier, SubjectPublicKeyInfo, TBSCertificate, Validity, Version,
-} from '@peculiar/asn1-x509';
+import { createHash, createHmac, hkdfSync } from 'crypto';
 import { Duration } from 'cdk8s';
-import { deterministicRsaKey } from './deterministic-rsa-key';
+import * as forge from 'node-forge';
 import { invalid, isDnsSubdomain, validateUnique } from '../validation';
 
 /** The subject and issuer of every self-signed certificate: says what it is to anyone who looks. */
 export const SELF_SIGNED_SUBJECT_ORGANIZATION = 'cdk8s-trusted-registry proof of concept (self-signed)';
-
-const SHA256_WITH_RSA = '1.2.840.113549.1.1.11';
-const ORGANIZATION_NAME = '2.5.4.10';
-/** The DER encoding of ASN.1 NULL, the parameters RFC 4055 requires for sha256WithRSAEncryption. */
-const DER_NULL = new Uint8Array([0x05, 0x00]).buffer;
 
 /** Inputs of a self-signed certificate that fix it completely, so every synth writes the same bytes. */
 export interface SelfSignedCertificateOptions {
@@ -45,21 +33,45 @@ export interface CertificateAndKey {
   readonly privateKeyPem: string;
 }
 
-function extension(extnID: string, critical: boolean, value: unknown): Extension {
-  return new Extension({ extnID, critical, extnValue: new OctetString(AsnConvert.serialize(value)) });
+/**
+ * A node-forge PRNG whose "entropy" is a byte stream derived from `seed` alone (HMAC-SHA256 in
+ * counter mode under an HKDF-SHA256 key), so every key generated with it from the same seed is the
+ * same, in every process. forge's Fortuna generator draws all its seed material through
+ * `seedFileSync`, in an order fixed by the requests made of it.
+ */
+function seededPrng(seed: string): forge.random.Random {
+  const key = Buffer.from(hkdfSync('sha256', seed, 'cdk8s-trusted-registry', 'self-signed certificate rsa key prng', 32));
+  let counter = 0;
+  let buffered = Buffer.alloc(0);
+  const prng = forge.random.createInstance();
+  prng.seedFileSync = (needed: number): string => {
+    while (buffered.length < needed) {
+      const index = Buffer.alloc(4);
+      index.writeUInt32BE(counter++);
+      const block = createHmac('sha256', key).update(index).digest();
+      buffered = Buffer.concat([buffered, block]);
+    }
+    const bytes = buffered.subarray(0, needed);
+    buffered = buffered.subarray(needed);
+    return bytes.toString('binary');
+  };
+  prng.seedFile = (needed, callback) => callback(null, prng.seedFileSync(needed));
+  return prng;
 }
 
-function pem(label: string, der: ArrayBuffer | Buffer): string {
-  const base64 = Buffer.from(der).toString('base64').replace(/.{1,64}/g, '$&\n');
-  return `-----BEGIN ${label}-----\n${base64}-----END ${label}-----\n`;
+/** forge writes PEM with CRLF line ends; the Secret's YAML reads better (and as before) with LF. */
+function lf(pem: string): string {
+  return pem.replace(/\r\n/g, '\n');
 }
 
 /**
- * A self-signed TLS server certificate for `dnsNames`, built synchronously (constructs cannot
- * await): the typed ASN.1 structures of `@peculiar/asn1-x509` (the layer `@peculiar/x509` is
- * built on, whose generator is async) are signed with Node's synchronous `crypto.sign`. The key
- * comes from `deterministicRsaKey(seed)` and the serial number from a hash of the other inputs,
- * so the same inputs always give the same certificate. For proofs of concept only.
+ * A self-signed TLS server certificate for `dnsNames`, made with node-forge, synchronously
+ * (constructs cannot await, and `@peculiar/x509`'s generator is async). forge generates the
+ * RSA-2048 key in pure JavaScript from a PRNG seeded from `seed` alone, builds the certificate and
+ * signs it with RSA PKCS #1 v1.5 over SHA-256 (deterministic, unlike ECDSA); the serial number is
+ * a hash of the other inputs. So the same inputs always give the same certificate and key. Pure
+ * JavaScript key generation takes about 1 to 8 seconds per call, depending on the seed. For
+ * proofs of concept only.
  */
 export function createSelfSignedCertificate(dnsNames: string[], options: SelfSignedCertificateOptions): CertificateAndKey {
   if (options.seed.length < 32) {
@@ -84,42 +96,38 @@ export function createSelfSignedCertificate(dnsNames: string[], options: SelfSig
   }
   const notAfter = new Date(notBefore.getTime() + validity.toMilliseconds());
 
-  const privateKey = deterministicRsaKey(options.seed);
-  const spki = createPublicKey(privateKey).export({ type: 'spki', format: 'der' });
-  const subjectPublicKeyInfo = AsnConvert.parse(spki, SubjectPublicKeyInfo);
+  const keys = forge.pki.rsa.generateKeyPair({ bits: 2048, e: 0x10001, prng: seededPrng(options.seed), algorithm: 'PRIMEINC' });
+  const spki = Buffer.from(forge.asn1.toDer(forge.pki.publicKeyToAsn1(keys.publicKey)).getBytes(), 'binary');
   // Positive (top bit clear) and of fixed length (no leading zero byte), as RFC 5280 asks.
   const serial = createHash('sha256').update(spki).update(JSON.stringify([dnsNames, notBefore, notAfter])).digest().subarray(0, 16);
   serial[0] = (serial[0] & 0x7f) | 0x40;
-  const name = new Name([new RelativeDistinguishedName([
-    new AttributeTypeAndValue({ type: ORGANIZATION_NAME, value: new AttributeValue({ utf8String: SELF_SIGNED_SUBJECT_ORGANIZATION }) }),
-  ])]);
-  const signatureAlgorithm = new AlgorithmIdentifier({ algorithm: SHA256_WITH_RSA, parameters: DER_NULL });
+  const name: forge.pki.CertificateField[] = [{
+    name: 'organizationName',
+    value: SELF_SIGNED_SUBJECT_ORGANIZATION,
+    // UTF8String, as RFC 5280 asks. @types/node-forge types valueTagClass as asn1.Class; forge reads an asn1.Type.
+    valueTagClass: forge.asn1.Type.UTF8 as unknown as forge.asn1.Class,
+  }];
 
-  const tbsCertificate = new TBSCertificate({
-    version: Version.v3,
-    serialNumber: new Uint8Array(serial).buffer,
-    signature: signatureAlgorithm,
-    issuer: name,
-    validity: new Validity({ notBefore, notAfter }),
-    subject: name,
-    subjectPublicKeyInfo,
-    extensions: new Extensions([
-      // An end-entity certificate: clients trust it as its own anchor, it signs nothing else.
-      extension(id_ce_basicConstraints, true, new BasicConstraints({ cA: false })),
-      extension(id_ce_keyUsage, true, new KeyUsage(KeyUsageFlags.digitalSignature | KeyUsageFlags.keyEncipherment)),
-      extension(id_ce_extKeyUsage, false, new ExtendedKeyUsage([id_kp_serverAuth])),
-      extension(id_ce_subjectAltName, false, new SubjectAlternativeName(dnsNames.map((dNSName) => new GeneralName({ dNSName })))),
-      extension(id_ce_subjectKeyIdentifier, false, new SubjectKeyIdentifier(
-        new Uint8Array(createHash('sha1').update(Buffer.from(subjectPublicKeyInfo.subjectPublicKey)).digest()).buffer,
-      )),
-    ]),
-  });
-  // RSA PKCS #1 v1.5 (Node's default padding for RSA keys) is deterministic, unlike ECDSA.
-  const signature = sign('sha256', Buffer.from(AsnConvert.serialize(tbsCertificate)), privateKey);
-  const certificate = new Certificate({ tbsCertificate, signatureAlgorithm, signatureValue: new Uint8Array(signature).buffer });
+  const certificate = forge.pki.createCertificate();
+  certificate.publicKey = keys.publicKey;
+  certificate.serialNumber = serial.toString('hex');
+  certificate.validity.notBefore = notBefore;
+  certificate.validity.notAfter = notAfter;
+  certificate.setSubject(name);
+  certificate.setIssuer(name);
+  certificate.setExtensions([
+    // An end-entity certificate: clients trust it as its own anchor, it signs nothing else.
+    { name: 'basicConstraints', critical: true, cA: false },
+    { name: 'keyUsage', critical: true, digitalSignature: true, keyEncipherment: true },
+    { name: 'extKeyUsage', serverAuth: true },
+    { name: 'subjectAltName', altNames: dnsNames.map((value) => ({ type: 2 /* dNSName */, value })) },
+    // SHA-1 of the public key bits (RFC 5280 method 1), computed by forge from certificate.publicKey.
+    { name: 'subjectKeyIdentifier' },
+  ]);
+  certificate.sign(keys.privateKey, forge.md.sha256.create());
 
   return {
-    certificatePem: pem('CERTIFICATE', AsnConvert.serialize(certificate)),
-    privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+    certificatePem: lf(forge.pki.certificateToPem(certificate)),
+    privateKeyPem: lf(forge.pki.privateKeyInfoToPem(forge.pki.wrapRsaPrivateKey(forge.pki.privateKeyToAsn1(keys.privateKey)))),
   };
 }

@@ -1,10 +1,10 @@
 import { execFileSync, spawnSync } from 'child_process';
-import { X509Certificate } from 'crypto';
+import { createPrivateKey, X509Certificate } from 'crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { Chart, Duration, Testing } from 'cdk8s';
-import { deterministicRsaKey, PrivateRegistry, RegistryCertificate, SELF_SIGNED_SUBJECT_ORGANIZATION } from '../../src';
+import { createSelfSignedCertificate, PrivateRegistry, RegistryCertificate, SELF_SIGNED_SUBJECT_ORGANIZATION } from '../../src';
 import { findOne, Manifest, synth, validateAgainstKubernetesSchemas } from '../util/manifests';
 
 const seed = 'proof-of-concept-seed-0123456789abcdef';
@@ -137,14 +137,26 @@ describe('RegistryCertificate.selfSigned', () => {
   });
 });
 
-describe('deterministicRsaKey', () => {
-  test('derives the same valid 2048-bit key from the same seed, another from another seed', () => {
-    const pem = (s: string) => deterministicRsaKey(s).export({ type: 'pkcs8', format: 'pem' }) as string;
-    const key = deterministicRsaKey(seed);
+describe('createSelfSignedCertificate', () => {
+  const options = { seed, notBefore };
+
+  test('derives a valid 2048-bit RSA key (PKCS #8) from the seed, another from another seed', () => {
+    const { privateKeyPem } = createSelfSignedCertificate(DNS_NAMES, options);
+    expect(privateKeyPem).toMatch(/^-----BEGIN PRIVATE KEY-----\n(.{64}\n)+.{1,64}\n-----END PRIVATE KEY-----\n$/);
+    const key = createPrivateKey(privateKeyPem);
     expect(key.asymmetricKeyDetails).toEqual({ modulusLength: 2048, publicExponent: 65537n });
-    expect(pem(seed)).toBe(pem(seed));
-    expect(pem(`${seed}x`)).not.toBe(pem(seed));
-    const check = spawnSync('openssl', ['rsa', '-check', '-noout'], { input: pem(seed), encoding: 'utf-8' });
+    const check = spawnSync('openssl', ['rsa', '-check', '-noout'], { input: privateKeyPem, encoding: 'utf-8' });
     expect(check.stdout + check.stderr).toBe('RSA key ok\n');
+    expect(createSelfSignedCertificate(DNS_NAMES, { ...options, seed: `${seed}x` }).privateKeyPem).not.toBe(privateKeyPem);
+  });
+
+  test('gives the same certificate and key in separate node processes', () => {
+    // Nothing from this process (module state, a warmed-up PRNG) can make the results agree.
+    const script = `process.stdout.write(JSON.stringify(require(${JSON.stringify(require.resolve('../../src/tls/self-signed-certificate'))})`
+      + `.createSelfSignedCertificate(${JSON.stringify(DNS_NAMES)}, { seed: ${JSON.stringify(seed)}, notBefore: new Date(${notBefore.getTime()}) })))`;
+    const inProcess = createSelfSignedCertificate(DNS_NAMES, options);
+    const run = () => JSON.parse(execFileSync(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', script], { encoding: 'utf-8' }));
+    expect(run()).toEqual(inProcess);
+    expect(run()).toEqual(inProcess);
   });
 });
