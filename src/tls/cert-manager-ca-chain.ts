@@ -1,8 +1,7 @@
 import { Chart, Duration } from 'cdk8s';
 import { Construct } from 'constructs';
-import { CertManagerIssuerKind, CertManagerIssuerRef } from './cert-manager-issuer';
+import { CertManagerIssuerKind, CertManagerIssuerRef, certManagerImports } from './cert-manager-issuer';
 import { goDuration } from './go-duration';
-import * as cm from '../../imports/cert-manager.io';
 import { makeClusterScoped } from '../cluster-scoped';
 import { invalid, validateObjectName } from '../validation';
 
@@ -36,6 +35,7 @@ export class CertManagerCaChain extends Construct {
 
   constructor(scope: Construct, id: string, props: CertManagerCaChainProps) {
     super(scope, id);
+    const cm = certManagerImports();
     const namespace = Chart.of(this).namespace;
     if (!namespace) {
       invalid('namespace', 'must be set on the Chart that contains a CertManagerCaChain (its CA Issuer is namespaced)', namespace);

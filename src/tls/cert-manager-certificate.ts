@@ -1,9 +1,8 @@
 import { Duration } from 'cdk8s';
 import { Construct } from 'constructs';
 import { CertManagerCaChain } from './cert-manager-ca-chain';
-import { CertManagerIssuerRef, validateIssuerRef } from './cert-manager-issuer';
+import { CertManagerIssuerRef, certManagerImports, validateIssuerRef } from './cert-manager-issuer';
 import { goDuration } from './go-duration';
-import * as cm from '../../imports/cert-manager.io';
 import { invalid, validateObjectName, validateUnique } from '../validation';
 
 /** Settings of a certificate cert-manager issues for the registry. */
@@ -48,6 +47,7 @@ export class CertManagerCertificate extends Construct {
 
   constructor(scope: Construct, id: string, props: CertManagerCertificateProps) {
     super(scope, id);
+    const cm = certManagerImports();
     const secretName = validateObjectName('secretName', props.secretName);
     if (props.dnsNames.length === 0) {
       invalid('dnsNames', 'must list at least one name', props.dnsNames);

@@ -1,6 +1,6 @@
 import { createHash, createHmac, hkdfSync } from 'crypto';
 import { Duration } from 'cdk8s';
-import * as forge from 'node-forge';
+import type * as Forge from 'node-forge';
 import { invalid, isDnsSubdomain, validateUnique } from '../validation';
 
 /** The subject and issuer of every self-signed certificate: says what it is to anyone who looks. */
@@ -39,7 +39,7 @@ export interface CertificateAndKey {
  * same, in every process. forge's Fortuna generator draws all its seed material through
  * `seedFileSync`, in an order fixed by the requests made of it.
  */
-function seededPrng(seed: string): forge.random.Random {
+function seededPrng(forge: typeof Forge, seed: string): Forge.random.Random {
   const key = Buffer.from(hkdfSync('sha256', seed, 'cdk8s-trusted-registry', 'self-signed certificate rsa key prng', 32));
   let counter = 0;
   let buffered = Buffer.alloc(0);
@@ -96,16 +96,18 @@ export function createSelfSignedCertificate(dnsNames: string[], options: SelfSig
   }
   const notAfter = new Date(notBefore.getTime() + validity.toMilliseconds());
 
-  const keys = forge.pki.rsa.generateKeyPair({ bits: 2048, e: 0x10001, prng: seededPrng(options.seed), algorithm: 'PRIMEINC' });
+  // Loaded here, not at the top: node-forge adds ~50 ms to every synth and few charts use it.
+  const forge: typeof Forge = require('node-forge');
+  const keys = forge.pki.rsa.generateKeyPair({ bits: 2048, e: 0x10001, prng: seededPrng(forge, options.seed), algorithm: 'PRIMEINC' });
   const spki = Buffer.from(forge.asn1.toDer(forge.pki.publicKeyToAsn1(keys.publicKey)).getBytes(), 'binary');
   // Positive (top bit clear) and of fixed length (no leading zero byte), as RFC 5280 asks.
   const serial = createHash('sha256').update(spki).update(JSON.stringify([dnsNames, notBefore, notAfter])).digest().subarray(0, 16);
   serial[0] = (serial[0] & 0x7f) | 0x40;
-  const name: forge.pki.CertificateField[] = [{
+  const name: Forge.pki.CertificateField[] = [{
     name: 'organizationName',
     value: SELF_SIGNED_SUBJECT_ORGANIZATION,
     // UTF8String, as RFC 5280 asks. @types/node-forge types valueTagClass as asn1.Class; forge reads an asn1.Type.
-    valueTagClass: forge.asn1.Type.UTF8 as unknown as forge.asn1.Class,
+    valueTagClass: forge.asn1.Type.UTF8 as unknown as Forge.asn1.Class,
   }];
 
   const certificate = forge.pki.createCertificate();
