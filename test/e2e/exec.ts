@@ -18,6 +18,12 @@ export interface RunOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Text written to the command's stdin (stdin is closed either way, so nothing can wait on it). */
   readonly input?: string;
+  /** Secrets in the arguments (e.g. a password) that error messages show as `***`. */
+  readonly redact?: readonly string[];
+}
+
+function describeCommand(command: string, args: readonly string[], redact: readonly string[] = []): string {
+  return redact.reduce((text, secret) => text.split(secret).join('***'), [command, ...args].join(' '));
 }
 
 /**
@@ -33,7 +39,7 @@ export function run(command: string, args: readonly string[], options: RunOption
     child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`${command} ${args.join(' ')} did not finish within ${options.timeoutMs} ms; stderr: ${Buffer.concat(stderr).toString()}`));
+      reject(new Error(`${describeCommand(command, args, options.redact)} did not finish within ${options.timeoutMs} ms; stderr: ${Buffer.concat(stderr).toString()}`));
     }, options.timeoutMs);
     child.on('error', (error) => {
       clearTimeout(timer);
@@ -51,7 +57,7 @@ export function run(command: string, args: readonly string[], options: RunOption
 export async function runChecked(command: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
   const result = await run(command, args, options);
   if (result.code !== 0) {
-    throw new Error(`${command} ${args.join(' ')} exited with ${result.code ?? result.signal}: ${result.stderr.trim()}`);
+    throw new Error(`${describeCommand(command, args, options.redact)} exited with ${result.code ?? result.signal}: ${result.stderr.trim()}`);
   }
   return result;
 }

@@ -40,7 +40,7 @@ export interface RegistryFixture {
   readonly scratchDir: string;
   /** Starts a new process on the same configuration, storage and port (the old one must be gone). */
   restart(): Promise<void>;
-  /** Kills the registry and removes `workDir`. */
+  /** Kills the registry and removes `workDir` (kept, and its path printed, when E2E_KEEP_WORKDIR=1). */
   dispose(): Promise<void>;
 }
 
@@ -97,6 +97,11 @@ export async function startSynthesizedRegistry(options: RegistryFixtureOptions =
       },
       async dispose() {
         await current.kill();
+        if (process.env.E2E_KEEP_WORKDIR === '1') {
+          // eslint-disable-next-line no-console
+          console.warn(`E2E_KEEP_WORKDIR=1: kept ${workDir} (storage, registry.log, config) for inspection`);
+          return;
+        }
         rmSync(workDir, { recursive: true, force: true });
       },
     };

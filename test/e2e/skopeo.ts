@@ -60,6 +60,7 @@ export class Skopeo {
 
   /** Copies `<repository>@<digest>` from the registry into the OCI layout `oci:<layoutDir>:<tag>`. */
   public async pullByDigest(repository: string, digest: string, layoutDir: string, tag: string): Promise<void> {
+    mkdirSync(layoutDir, { recursive: true });
     await this.skopeo([
       'copy', '--quiet', '--preserve-digests',
       ...this.registryFlags('src'),
@@ -94,6 +95,7 @@ export class Skopeo {
     // not decide the outcome.
     const fullArgs = ['--insecure-policy', '--tmpdir', join(this.options.workDir, 'tmp'), ...args];
     const env = { PATH: process.env.PATH, HOME: join(this.options.workDir, 'home') };
-    return (checked ? runChecked : run)('skopeo', fullArgs, { timeoutMs: this.timeoutMs, env });
+    const redact = this.options.credentials ? [this.options.credentials.password] : [];
+    return (checked ? runChecked : run)('skopeo', fullArgs, { timeoutMs: this.timeoutMs, env, redact });
   }
 }
