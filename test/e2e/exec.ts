@@ -16,8 +16,6 @@ export interface RunOptions {
   readonly timeoutMs: number;
   /** Environment of the command; defaults to this process's. */
   readonly env?: NodeJS.ProcessEnv;
-  /** Text written to the command's stdin (stdin is closed either way, so nothing can wait on it). */
-  readonly input?: string;
   /** Secrets in the arguments (e.g. a password) that error messages show as `***`. */
   readonly redact?: readonly string[];
 }
@@ -49,7 +47,8 @@ export function run(command: string, args: readonly string[], options: RunOption
       clearTimeout(timer);
       resolve({ code, signal, stdout: Buffer.concat(stdout).toString(), stderr: Buffer.concat(stderr).toString() });
     });
-    child.stdin.end(options.input ?? '');
+    // Closed at once, so that nothing (e.g. openssl s_client) waits for input.
+    child.stdin.end();
   });
 }
 

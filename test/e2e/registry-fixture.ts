@@ -15,8 +15,6 @@ export interface RegistryFixtureOptions {
   readonly tls?: boolean;
   /** Keep the synthesized htpasswd authentication. @default true */
   readonly auth?: boolean;
-  /** Parent of the fixture's temporary directory. @default os.tmpdir() */
-  readonly tmpRoot?: string;
 }
 
 /** A registry running the synthesized configuration, with clients bound to it. */
@@ -52,7 +50,7 @@ export interface RegistryFixture {
 export async function startSynthesizedRegistry(options: RegistryFixtureOptions = {}): Promise<RegistryFixture> {
   const tls = options.tls ?? true;
   const auth = options.auth ?? true;
-  const workDir = mkdtempSync(join(options.tmpRoot ?? tmpdir(), 'cdk8s-registry-e2e-'));
+  const workDir = mkdtempSync(join(tmpdir(), 'cdk8s-registry-e2e-'));
   try {
     // 24 random bytes: 32 base64url characters, above the 16 the construct requires.
     const credentials = { username: 'e2e-pusher', password: randomBytes(24).toString('base64url') };
@@ -93,7 +91,7 @@ export async function startSynthesizedRegistry(options: RegistryFixtureOptions =
         if (current.running) {
           throw new Error('restart() needs the previous registry process to be gone; kill() it first');
         }
-        current = await RegistryProcess.start(processOptions);
+        current = await current.restart();
       },
       async dispose() {
         await current.kill();

@@ -26,7 +26,7 @@ process.once('exit', () => live.forEach((child) => child.kill('SIGKILL')));
 
 /**
  * A `docker-registry serve` process. `start()` resolves once `/` answers 200, so callers never
- * race the listener; `kill()` and `stop()` resolve once the process is gone.
+ * race the listener; `kill()` resolves once the process is gone.
  */
 export class RegistryProcess {
   /** Starts the registry and waits until it serves. */
@@ -63,11 +63,6 @@ export class RegistryProcess {
     }));
   }
 
-  /** The pid, for logs. */
-  public get pid(): number | undefined {
-    return this.child.pid;
-  }
-
   /** Whether the process is still running. */
   public get running(): boolean {
     return this.child.exitCode === null && this.child.signalCode === null;
@@ -79,17 +74,6 @@ export class RegistryProcess {
       this.child.kill('SIGKILL');
     }
     await this.exited;
-  }
-
-  /** Graceful stop (SIGTERM), escalating to SIGKILL after `timeoutMs`. */
-  public async stop(timeoutMs = 5_000): Promise<void> {
-    if (!this.running) {
-      return;
-    }
-    this.child.kill('SIGTERM');
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
-    await this.exited;
-    clearTimeout(timer);
   }
 
   /** A new process with the same configuration (and so the same storage and port). */

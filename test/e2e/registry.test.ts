@@ -57,12 +57,14 @@ describeE2e('PrivateRegistry served by the real registry binary with its synthes
     expect(Number(match![2])).toBe(HTPASSWD_BCRYPT_COST);
   });
 
-  test('an anonymous request is challenged with Basic auth in the configured realm', async () => {
+  test('an anonymous request is challenged with Basic auth in the configured realm, with the configured headers', async () => {
     // WHEN /v2/ is requested without credentials
     const response = await httpRequest(`${fixture.process.url}/v2/`, { caPem: fixture.pki!.caPem });
     // THEN 401 with a Basic challenge naming the synthesized realm
     expect(response.status).toBe(401);
     expect(response.headers['www-authenticate']).toBe(`Basic realm="${fixture.materialized.synthesizedConfig.auth.htpasswd.realm}"`);
+    // AND the synthesized extra headers are served
+    expect(response.headers['x-content-type-options']).toBe(fixture.materialized.synthesizedConfig.http.headers['X-Content-Type-Options'][0]);
   });
 
   test('the synthesized bcrypt hash accepts the right password and only it', async () => {
