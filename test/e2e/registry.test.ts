@@ -1,0 +1,134 @@
+import { join } from 'path';
+import { HTPASSWD_BCRYPT_COST, REGISTRY_CONTAINER_PORT } from '../../src';
+import { describeE2e } from './prerequisites';
+import { readOciBlobs, ociManifestDigest, writeOciImage } from './oci-image';
+import { RegistryFixture, startSynthesizedRegistry } from './registry-fixture';
+import { httpRequest } from './registry-client';
+import { killAllRegistries } from './registry-process';
+import { findManifest, registryContainer } from './synthesized-registry';
+
+/** `config` with the keys at `paths` (dotted) replaced by a marker, for comparing the rest. */
+function masked(config: Record<string, any>, paths: string[]): Record<string, any> {
+  const copy = structuredClone(config);
+  for (const path of paths) {
+    const keys = path.split('.');
+    const parent = keys.slice(0, -1).reduce((node, key) => node[key], copy);
+    expect(parent).toHaveProperty([keys[keys.length - 1]]);
+    parent[keys[keys.length - 1]] = '<masked>';
+  }
+  return copy;
+}
+
+describeE2e('PrivateRegistry served by the real registry binary with its synthesized configuration', () => {
+  let fixture: RegistryFixture;
+
+  beforeAll(async () => {
+    fixture = await startSynthesizedRegistry();
+  }, 60_000);
+
+  afterAll(async () => {
+    await fixture?.dispose();
+    await killAllRegistries();
+  });
+
+  test('the registry runs config.yml exactly as synthesized, except for file paths and the listen address', () => {
+    // GIVEN the ConfigMap's config.yml and the one the process runs
+    const { synthesizedConfig, effectiveConfig, addr } = fixture.materialized;
+    // THEN the only differences are the four container paths and http.addr
+    const rewritten = ['storage.filesystem.rootdirectory', 'http.tls.certificate', 'http.tls.key', 'auth.htpasswd.path', 'http.addr'];
+    expect(masked(effectiveConfig, rewritten)).toEqual(masked(synthesizedConfig, rewritten));
+    expect(effectiveConfig.http.addr).toBe(addr);
+    expect(addr).toMatch(/^127\.0\.0\.1:\d+$/);
+    for (const path of rewritten.slice(0, 4)) {
+      const keys = path.split('.');
+      const value = (config: Record<string, any>): string => keys.reduce((node: any, key) => node[key], config);
+      // Re-rooted under the pod directory, not replaced by something else.
+      expect(value(effectiveConfig)).toBe(join(fixture.workDir, 'pod', value(synthesizedConfig)));
+    }
+  });
+
+  test('the htpasswd Secret holds a bcrypt hash of cost HTPASSWD_BCRYPT_COST', () => {
+    // GIVEN the synthesized htpasswd Secret
+    const htpasswd: string = findManifest(fixture.manifests, 'Secret', 'registry-htpasswd').stringData.htpasswd;
+    // THEN its one line is the user and a $2y$ hash whose cost field is the constant
+    const match = /^([^:]+):\$2y\$(\d{2})\$[./A-Za-z0-9]{53}\n$/.exec(htpasswd);
+    expect(match).not.toBeNull();
+    expect(match![1]).toBe(fixture.credentials.username);
+    expect(Number(match![2])).toBe(HTPASSWD_BCRYPT_COST);
+  });
+
+  test('an anonymous request is challenged with Basic auth in the configured realm, with the configured headers', async () => {
+    // WHEN /v2/ is requested without credentials
+    const response = await httpRequest(`${fixture.process.url}/v2/`, { caPem: fixture.pki!.caPem });
+    // THEN 401 with a Basic challenge naming the synthesized realm
+    expect(response.status).toBe(401);
+    expect(response.headers['www-authenticate']).toBe(`Basic realm="${fixture.materialized.synthesizedConfig.auth.htpasswd.realm}"`);
+    // AND the synthesized extra headers are served
+    expect(response.headers['x-content-type-options']).toBe(fixture.materialized.synthesizedConfig.http.headers['X-Content-Type-Options'][0]);
+  });
+
+  test('the synthesized bcrypt hash accepts the right password and only it', async () => {
+    const url = `${fixture.process.url}/v2/`;
+    const caPem = fixture.pki!.caPem;
+    const { username, password } = fixture.credentials;
+    // WHEN /v2/ is requested with a wrong password, a wrong user, then the right credentials
+    const wrongPassword = await httpRequest(url, { caPem, credentials: { username, password: password.slice(1) + 'x' } });
+    const wrongUser = await httpRequest(url, { caPem, credentials: { username: `${username}x`, password } });
+    const right = await httpRequest(url, { caPem, credentials: fixture.credentials });
+    // THEN only the right credentials get in
+    expect(wrongPassword.status).toBe(401);
+    expect(wrongUser.status).toBe(401);
+    expect(right.status).toBe(200);
+  });
+
+  test('the readiness and liveness probes of the synthesized Deployment succeed with auth on', async () => {
+    // GIVEN the probes exactly as synthesized
+    const container = registryContainer(fixture.manifests);
+    const probes = [container.readinessProbe, container.livenessProbe];
+    for (const probe of probes) {
+      // The probe targets the port the configuration listens on (only the address is rewritten here).
+      expect(probe.httpGet.port).toBe(REGISTRY_CONTAINER_PORT);
+      expect(fixture.materialized.synthesizedConfig.http.addr).toBe(`:${probe.httpGet.port}`);
+      // WHEN requested as kubelet does: scheme and path from the probe, no credentials, and no
+      // certificate verification (kubelet never verifies HTTPS probe certificates)
+      const response = await httpRequest(`${probe.httpGet.scheme.toLowerCase()}://${fixture.materialized.addr}${probe.httpGet.path}`);
+      // THEN kubelet counts it as success
+      expect(response.status).toBeGreaterThanOrEqual(200);
+      expect(response.status).toBeLessThan(400);
+    }
+  });
+
+  test('a pushed image is listed and pulls back by digest byte for byte, then deletes by digest', async () => {
+    // GIVEN an image of random bytes in an OCI layout
+    const repository = 'e2e/app';
+    const image = writeOciImage(join(fixture.scratchDir, 'app'), { tag: 'v1', layerSizes: [64 * 1024, 1024 * 1024] });
+
+    // WHEN skopeo pushes it with the synthesized user
+    const pushedDigest = await fixture.skopeo.push(image.dir, image.tag, repository);
+
+    // THEN the digest skopeo reports, the one the registry reports and the local one agree
+    expect(pushedDigest).toBe(image.manifestDigest);
+    expect((await fixture.skopeo.inspect(repository, image.tag)).Digest).toBe(image.manifestDigest);
+    // AND the catalog and the tag list show it
+    expect(await fixture.client.catalog()).toContain(repository);
+    expect(await fixture.client.tags(repository)).toEqual([image.tag]);
+
+    // WHEN it is pulled back by digest
+    const pulledDir = join(fixture.scratchDir, 'pulled');
+    await fixture.skopeo.pullByDigest(repository, pushedDigest, pulledDir, 'pulled');
+    // THEN the pulled layout holds exactly the same blobs, byte for byte, under the same manifest
+    expect(ociManifestDigest(pulledDir, 'pulled')).toBe(image.manifestDigest);
+    const pulled = readOciBlobs(pulledDir);
+    expect([...pulled.keys()].sort()).toEqual([...image.blobs.keys()].sort());
+    for (const [digest, bytes] of image.blobs) {
+      expect(pulled.get(digest)!.equals(bytes)).toBe(true);
+    }
+
+    // WHEN the manifest is deleted by digest
+    const deletion = await fixture.client.request(`/v2/${repository}/manifests/${pushedDigest}`, { method: 'DELETE' });
+    // THEN the registry accepts it and no longer serves the manifest, by digest or by tag
+    expect(deletion.status).toBe(202);
+    expect((await fixture.client.getManifest(repository, pushedDigest)).status).toBe(404);
+    expect((await fixture.client.getManifest(repository, image.tag)).status).toBe(404);
+  });
+});
