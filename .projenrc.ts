@@ -78,4 +78,16 @@ project.addTask('synth', {
   steps: [{ spawn: 'compile' }, { exec: 'cdk8s synth' }],
 });
 
+// Benchmarks measure, they do not gate: see bench/README.md. The smoke run finishes in seconds.
+project.addTask('bench', {
+  description: 'Run every benchmark and print the table of figures (minutes)',
+  steps: [{ spawn: 'compile' }, { exec: 'node bench/run.mjs' }],
+  receiveArgs: true,
+});
+project.addTask('bench:smoke', {
+  description: 'Run the benchmarks with few runs and small sizes (seconds)',
+  steps: [{ spawn: 'compile' }, { exec: 'node bench/run.mjs --smoke' }],
+  receiveArgs: true,
+});
+
 project.synth();
