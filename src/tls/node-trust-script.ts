@@ -5,7 +5,7 @@ export enum NodeTrustMode {
   /**
    * containerd's registry host configuration: `/etc/containerd/certs.d/<host>/hosts.toml` and
    * `ca.crt`. containerd must have `config_path = "/etc/containerd/certs.d"` (see
-   * docs/node-trust.md); it reads the files on every pull, no restart needed.
+   * the README); it reads the files on every pull, no restart needed.
    */
   CONTAINERD = 'containerd',
   /**

@@ -73,7 +73,7 @@ export interface NodeTrustProps {
  * to the registry Service's ClusterIP (the runtime resolves names through the node, which does
  * not use cluster DNS). A privileged DaemonSet writes the runtime's registry configuration and a
  * marked line in /etc/hosts on each node, and repeats so a new ClusterIP or CA is picked up.
- * Opt-in: it changes files on the nodes. See docs/node-trust.md.
+ * Opt-in: it changes files on the nodes. See the README, "Trusting the registry from every node".
  */
 export class NodeTrust extends Construct {
   /** The DaemonSet running on every node. */
