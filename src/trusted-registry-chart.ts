@@ -67,8 +67,8 @@ export interface TrustedRegistryChartProps extends Omit<ChartProps, 'namespace'>
 
   /**
    * Deploys `NodeTrust`, so that every node trusts the registry's certificate and resolves its
-   * host (it changes files on the nodes: see the README, "Trusting the registry from every node"). Its namespace is added to the
-   * policy's exemptions. With a `RegistryCertificate.selfSigned()` certificate and no CA given,
+   * host (it changes files on the nodes: see the README, "Trusting the registry from every
+   * node"). Its namespace is added to the policy's exemptions. With a `RegistryCertificate.selfSigned()` certificate and no CA given,
    * the nodes trust that certificate.
    * @default - no NodeTrust
    */
