@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'fs';
 import { join } from 'path';
-import { describeE2e } from './prerequisites';
+import { describeWithBinaries } from '../util/binaries';
 import { OciImage, readOciBlobs, ociManifestDigest, writeOciImage } from './oci-image';
 import { sha256Digest } from './registry-client';
 import { RegistryFixture, startSynthesizedRegistry } from './registry-fixture';
@@ -17,7 +17,7 @@ interface PushAttempt {
   readonly pushedDigest?: string;
 }
 
-describeE2e('durability of the synthesized registry storage across SIGKILL', () => {
+describeWithBinaries('durability of the synthesized registry storage across SIGKILL', ['docker-registry', 'skopeo', 'openssl'], () => {
   let fixture: RegistryFixture;
 
   beforeAll(async () => {

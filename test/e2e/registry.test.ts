@@ -1,6 +1,6 @@
 import { join } from 'path';
 import { HTPASSWD_BCRYPT_COST, REGISTRY_CONTAINER_PORT } from '../../src';
-import { describeE2e } from './prerequisites';
+import { describeWithBinaries } from '../util/binaries';
 import { readOciBlobs, ociManifestDigest, writeOciImage } from './oci-image';
 import { RegistryFixture, startSynthesizedRegistry } from './registry-fixture';
 import { httpRequest } from './registry-client';
@@ -19,7 +19,7 @@ function masked(config: Record<string, any>, paths: string[]): Record<string, an
   return copy;
 }
 
-describeE2e('PrivateRegistry served by the real registry binary with its synthesized configuration', () => {
+describeWithBinaries('PrivateRegistry served by the real registry binary with its synthesized configuration', ['docker-registry', 'skopeo', 'openssl'], () => {
   let fixture: RegistryFixture;
 
   beforeAll(async () => {

@@ -1,6 +1,6 @@
 import { AddressInfo } from 'net';
 import * as tls from 'tls';
-import { describeE2e } from './prerequisites';
+import { describeWithBinaries } from '../util/binaries';
 import { run } from './exec';
 import { RegistryFixture, startSynthesizedRegistry } from './registry-fixture';
 import { killAllRegistries } from './registry-process';
@@ -43,7 +43,7 @@ async function opensslTls11(port: number): Promise<string> {
   return result.stdout + result.stderr;
 }
 
-describeE2e('TLS of the synthesized registry configuration', () => {
+describeWithBinaries('TLS of the synthesized registry configuration', ['docker-registry', 'openssl'], () => {
   let fixture: RegistryFixture;
   // A TLS server that does allow TLS 1.1, with the same certificate: the control proving that
   // the clients below really can speak TLS 1.1 here, so a refusal can only come from the registry.
