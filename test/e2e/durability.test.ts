@@ -3,8 +3,7 @@ import { join } from 'path';
 import { describeWithBinaries } from '../util/binaries';
 import { OciImage, readOciBlobs, ociManifestDigest, writeOciImage } from './oci-image';
 import { sha256Digest } from './registry-client';
-import { RegistryFixture, startSynthesizedRegistry } from './registry-fixture';
-import { killAllRegistries } from './registry-process';
+import { useRegistryFixture } from './use-registry-fixture';
 
 const MIB = 1024 * 1024;
 const ROUNDS = 3;
@@ -18,16 +17,7 @@ interface PushAttempt {
 }
 
 describeWithBinaries('durability of the synthesized registry storage across SIGKILL', ['docker-registry', 'skopeo', 'openssl'], () => {
-  let fixture: RegistryFixture;
-
-  beforeAll(async () => {
-    fixture = await startSynthesizedRegistry();
-  }, 60_000);
-
-  afterAll(async () => {
-    await fixture?.dispose();
-    await killAllRegistries();
-  });
+  const fixture = useRegistryFixture();
 
   /** Pulls the image by digest into a fresh layout and checks every blob byte for byte. */
   async function expectPullsBackIdentical(image: OciImage, repository: string, pulledDir: string): Promise<void> {
