@@ -1,5 +1,5 @@
 import { spawnSync } from 'child_process';
-import { mkdtempSync, readdirSync, writeFileSync } from 'fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import {
@@ -9,9 +9,10 @@ import {
   HTPASSWD_BCRYPT_COST,
   WRITE_CREDENTIALS_SCRIPT,
 } from '../../src';
+import { httpRequest } from '../e2e/registry-client';
+import { freeLoopbackPort, RegistryProcess } from '../e2e/registry-process';
 import { describeWithBinaries } from '../util/binaries';
 import { FakeCluster, ScriptResult, secretValue } from '../util/fake-cluster';
-import { LocalRegistry } from '../util/local-registry';
 
 const HOST = 'registry.example.com';
 const NAMESPACE = 'registry';
@@ -64,11 +65,46 @@ function htpasswdVerifies(htpasswd: string, username: string, password: string):
   return spawnSync('htpasswd', ['-vb', file, username, password]).status === 0;
 }
 
+/**
+ * `docker-registry serve` on 127.0.0.1 over plain HTTP with htpasswd authentication against
+ * `htpasswdPath`, the smallest setup that answers "does the registry accept these credentials".
+ * TLS is covered by the e2e suite. Its files go to `dir`.
+ */
+async function startHtpasswdRegistry(htpasswdPath: string, dir: string): Promise<RegistryProcess> {
+  const addr = `127.0.0.1:${await freeLoopbackPort()}`;
+  const configPath = join(dir, 'config.yml');
+  writeFileSync(configPath, [
+    'version: 0.1',
+    'log: { level: warn }',
+    `storage: { filesystem: { rootdirectory: ${JSON.stringify(join(dir, 'data'))} } }`,
+    `http: { addr: "${addr}" }`,
+    `auth: { htpasswd: { realm: test, path: ${JSON.stringify(htpasswdPath)} } }`,
+    '',
+  ].join('\n'));
+  return RegistryProcess.start({ configPath, addr, tmpDir: dir, logDir: dir });
+}
+
+/** Status of `GET /v2/` on `registry` with the credentials. */
+async function v2Status(registry: RegistryProcess, username: string, password: string): Promise<number> {
+  return (await httpRequest(`${registry.url}/v2/`, { credentials: { username, password } })).status;
+}
+
 describeWithBinaries('credentials generator scripts', ['htpasswd', 'kubectl', 'docker-registry'], () => {
-  let registry: LocalRegistry | undefined;
+  let running: RegistryProcess | undefined;
+  let registryDir: string | undefined;
+  /** Starts the registry for this test; `afterEach` kills it. */
+  async function startRegistry(htpasswdPath: string): Promise<RegistryProcess> {
+    registryDir = mkdtempSync(join(tmpdir(), 'local-registry-'));
+    running = await startHtpasswdRegistry(htpasswdPath, registryDir);
+    return running;
+  }
   afterEach(async () => {
-    await registry?.stop();
-    registry = undefined;
+    await running?.kill();
+    running = undefined;
+    if (registryDir) {
+      rmSync(registryDir, { recursive: true, force: true });
+      registryDir = undefined;
+    }
   });
 
   test('write htpasswd and dockerconfigjson Secrets that the registry accepts, without a password in logs or arguments', async () => {
@@ -117,11 +153,11 @@ describeWithBinaries('credentials generator scripts', ['htpasswd', 'kubectl', 'd
     expect(readdirSync(dir).sort()).toEqual(['htpasswd', 'pull.dockerconfigjson', 'push.dockerconfigjson']);
 
     const htpasswdFile = join(dir, 'htpasswd');
-    registry = await LocalRegistry.start(htpasswdFile);
-    await expect(registry.v2Status(pull.username, pull.password)).resolves.toBe(200);
-    await expect(registry.v2Status(push.username, push.password)).resolves.toBe(200);
-    await expect(registry.v2Status(pull.username, `${pull.password}0`)).resolves.toBe(401);
-    await expect(registry.v2Status('nobody', pull.password)).resolves.toBe(401);
+    const registry = await startRegistry(htpasswdFile);
+    await expect(v2Status(registry, pull.username, pull.password)).resolves.toBe(200);
+    await expect(v2Status(registry, push.username, push.password)).resolves.toBe(200);
+    await expect(v2Status(registry, pull.username, `${pull.password}0`)).resolves.toBe(401);
+    await expect(v2Status(registry, 'nobody', pull.password)).resolves.toBe(401);
   });
 
   test('change nothing when run again at the same generation', () => {
@@ -149,7 +185,7 @@ describeWithBinaries('credentials generator scripts', ['htpasswd', 'kubectl', 'd
     const oldPull = dockerConfigEntry(cluster, 'registry-pull');
     const oldPush = dockerConfigEntry(cluster, 'registry-push');
     const htpasswdFile = join(first.dir, 'htpasswd');
-    registry = await LocalRegistry.start(htpasswdFile);
+    const registry = await startRegistry(htpasswdFile);
 
     // WHEN
     const { write } = runGenerator(cluster, 2);
@@ -167,9 +203,9 @@ describeWithBinaries('credentials generator scripts', ['htpasswd', 'kubectl', 'd
       expect(cluster.get(NAMESPACE, 'Secret', name).metadata.annotations[GENERATION_ANNOTATION]).toBe('2');
     }
     // distribution reloads htpasswd when the file changes: no restart needed.
-    await expect(registry.v2Status('pull', newPull.password)).resolves.toBe(200);
-    await expect(registry.v2Status('push', newPush.password)).resolves.toBe(200);
-    await expect(registry.v2Status('pull', oldPull.password)).resolves.toBe(401);
+    await expect(v2Status(registry, 'pull', newPull.password)).resolves.toBe(200);
+    await expect(v2Status(registry, 'push', newPush.password)).resolves.toBe(200);
+    await expect(v2Status(registry, 'pull', oldPull.password)).resolves.toBe(401);
   });
 
   test('rewrite all three Secrets when only some exist at the generation', () => {

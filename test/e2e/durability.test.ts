@@ -1,10 +1,9 @@
 import { existsSync, readFileSync } from 'fs';
 import { join } from 'path';
-import { describeE2e } from './prerequisites';
+import { describeWithBinaries } from '../util/binaries';
 import { OciImage, readOciBlobs, ociManifestDigest, writeOciImage } from './oci-image';
 import { sha256Digest } from './registry-client';
-import { RegistryFixture, startSynthesizedRegistry } from './registry-fixture';
-import { killAllRegistries } from './registry-process';
+import { useRegistryFixture } from './use-registry-fixture';
 
 const MIB = 1024 * 1024;
 const ROUNDS = 3;
@@ -17,17 +16,8 @@ interface PushAttempt {
   readonly pushedDigest?: string;
 }
 
-describeE2e('durability of the synthesized registry storage across SIGKILL', () => {
-  let fixture: RegistryFixture;
-
-  beforeAll(async () => {
-    fixture = await startSynthesizedRegistry();
-  }, 60_000);
-
-  afterAll(async () => {
-    await fixture?.dispose();
-    await killAllRegistries();
-  });
+describeWithBinaries('durability of the synthesized registry storage across SIGKILL', ['docker-registry', 'skopeo', 'openssl'], () => {
+  const fixture = useRegistryFixture();
 
   /** Pulls the image by digest into a fresh layout and checks every blob byte for byte. */
   async function expectPullsBackIdentical(image: OciImage, repository: string, pulledDir: string): Promise<void> {

@@ -1,11 +1,10 @@
 import { join } from 'path';
 import { HTPASSWD_BCRYPT_COST, REGISTRY_CONTAINER_PORT } from '../../src';
-import { describeE2e } from './prerequisites';
+import { describeWithBinaries } from '../util/binaries';
 import { readOciBlobs, ociManifestDigest, writeOciImage } from './oci-image';
-import { RegistryFixture, startSynthesizedRegistry } from './registry-fixture';
 import { httpRequest } from './registry-client';
-import { killAllRegistries } from './registry-process';
 import { findManifest, registryContainer } from './synthesized-registry';
+import { useRegistryFixture } from './use-registry-fixture';
 
 /** `config` with the keys at `paths` (dotted) replaced by a marker, for comparing the rest. */
 function masked(config: Record<string, any>, paths: string[]): Record<string, any> {
@@ -19,17 +18,8 @@ function masked(config: Record<string, any>, paths: string[]): Record<string, an
   return copy;
 }
 
-describeE2e('PrivateRegistry served by the real registry binary with its synthesized configuration', () => {
-  let fixture: RegistryFixture;
-
-  beforeAll(async () => {
-    fixture = await startSynthesizedRegistry();
-  }, 60_000);
-
-  afterAll(async () => {
-    await fixture?.dispose();
-    await killAllRegistries();
-  });
+describeWithBinaries('PrivateRegistry served by the real registry binary with its synthesized configuration', ['docker-registry', 'skopeo', 'openssl'], () => {
+  const fixture = useRegistryFixture();
 
   test('the registry runs config.yml exactly as synthesized, except for file paths and the listen address', () => {
     // GIVEN the ConfigMap's config.yml and the one the process runs

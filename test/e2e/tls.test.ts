@@ -1,9 +1,9 @@
 import { AddressInfo } from 'net';
 import * as tls from 'tls';
-import { describeE2e } from './prerequisites';
+import { describeWithBinaries } from '../util/binaries';
 import { run } from './exec';
-import { RegistryFixture, startSynthesizedRegistry } from './registry-fixture';
-import { killAllRegistries } from './registry-process';
+import { RegistryFixture } from './registry-fixture';
+import { useRegistryFixture } from './use-registry-fixture';
 
 /** What a TLS client saw: the negotiated protocol and certificate, or the handshake error. */
 interface HandshakeOutcome {
@@ -43,15 +43,14 @@ async function opensslTls11(port: number): Promise<string> {
   return result.stdout + result.stderr;
 }
 
-describeE2e('TLS of the synthesized registry configuration', () => {
-  let fixture: RegistryFixture;
+describeWithBinaries('TLS of the synthesized registry configuration', ['docker-registry', 'openssl'], () => {
+  const fixture = useRegistryFixture();
   // A TLS server that does allow TLS 1.1, with the same certificate: the control proving that
   // the clients below really can speak TLS 1.1 here, so a refusal can only come from the registry.
   let tls11Server: tls.Server;
   let tls11Port: number;
 
   beforeAll(async () => {
-    fixture = await startSynthesizedRegistry();
     tls11Server = tls.createServer({
       cert: fixture.pki!.serverCertPem,
       key: fixture.pki!.serverKeyPem,
@@ -60,12 +59,10 @@ describeE2e('TLS of the synthesized registry configuration', () => {
     }, (socket) => socket.end());
     await new Promise<void>((resolve) => tls11Server.listen(0, '127.0.0.1', resolve));
     tls11Port = (tls11Server.address() as AddressInfo).port;
-  }, 60_000);
+  });
 
   afterAll(async () => {
     await new Promise((resolve) => tls11Server?.close(resolve) ?? resolve(undefined));
-    await fixture?.dispose();
-    await killAllRegistries();
   });
 
   test('TLS 1.2 and TLS 1.3 handshakes succeed and present the certificate given to the registry', async () => {
