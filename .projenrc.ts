@@ -81,13 +81,11 @@ project.addTask('synth', {
 // Benchmarks measure, they do not gate: see bench/README.md. The smoke run finishes in seconds.
 project.addTask('bench', {
   description: 'Run every benchmark and print the table of figures (minutes)',
-  steps: [{ spawn: 'compile' }, { exec: 'node bench/run.mjs' }],
-  receiveArgs: true,
+  steps: [{ spawn: 'compile' }, { exec: 'node bench/run.mjs', receiveArgs: true }],
 });
 project.addTask('bench:smoke', {
   description: 'Run the benchmarks with few runs and small sizes (seconds)',
-  steps: [{ spawn: 'compile' }, { exec: 'node bench/run.mjs --smoke' }],
-  receiveArgs: true,
+  steps: [{ spawn: 'compile' }, { exec: 'node bench/run.mjs --smoke', receiveArgs: true }],
 });
 
 project.synth();
