@@ -32,6 +32,9 @@ const project = new typescript.TypeScriptProject({
     'yaml@^2.6.0',
   ],
   jestOptions: {
+    // Jest 30 resolves through unrs-resolver, whose per-platform optional packages make `npm ci`
+    // fail wherever the registry serves only some platforms; Jest 29 has no such dependency.
+    jestVersion: '^29',
     // Snapshots change only through `npm run test:update`, never as a side effect of `npm test`.
     updateSnapshot: javascript.UpdateSnapshot.NEVER,
     jestConfig: {
