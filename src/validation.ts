@@ -47,6 +47,14 @@ export function validateHost(prop: string, value: string): string {
   return value;
 }
 
+/** An image reference pinned by digest, as every image the constructs deploy must be. */
+export function validatePinnedImage(prop: string, image: string): string {
+  if (!/@sha256:[a-f0-9]{64}$/.test(image)) {
+    invalid(prop, 'must be pinned by digest ("<name>@sha256:<64 lowercase hex>" or "<name>:<tag>@sha256:<64 lowercase hex>")', image);
+  }
+  return image;
+}
+
 /** A positive integer within [min, max]. */
 export function validateInteger(prop: string, value: number, min: number, max: number): number {
   if (!Number.isInteger(value) || value < min || value > max) {

@@ -2,10 +2,10 @@ import { Chart, Names } from 'cdk8s';
 import { Construct } from 'constructs';
 import { COPY_PULL_SECRET_SCRIPT, GENERATION_ANNOTATION } from './credentials-scripts';
 import { IPullCredentials } from './pull-credentials';
-import { RESTRICTED_POD_SECURITY_CONTEXT, scriptContainer, shortHash, TMP_VOLUME, validatePinnedImage } from './restricted-pod';
+import { RESTRICTED_POD_SECURITY_CONTEXT, scriptContainer, shortHash, TMP_VOLUME } from './restricted-pod';
 import * as k8s from '../../imports/k8s';
 import { IMAGES } from '../images';
-import { invalid, isDnsLabel, validateNamespace, validateObjectName, validateUnique } from '../validation';
+import { invalid, isDnsLabel, validateNamespace, validateObjectName, validatePinnedImage, validateUnique } from '../validation';
 
 /** The label on every object of a `PullAccess`, valued with its base name. */
 export const PULL_ACCESS_LABEL = 'cdk8s-trusted-registry/pull-access';

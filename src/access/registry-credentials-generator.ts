@@ -4,10 +4,10 @@ import { GENERATE_CREDENTIALS_SCRIPT, GENERATION_ANNOTATION, WRITE_CREDENTIALS_S
 import { HTPASSWD_BCRYPT_COST } from './htpasswd';
 import { HTPASSWD_SECRET_KEY } from './htpasswd-secret';
 import { IPullCredentials } from './pull-credentials';
-import { API_ACCESS_MOUNT, API_ACCESS_VOLUME, RESTRICTED_POD_SECURITY_CONTEXT, scriptContainer, shortHash, TMP_VOLUME, validatePinnedImage } from './restricted-pod';
+import { API_ACCESS_MOUNT, API_ACCESS_VOLUME, RESTRICTED_POD_SECURITY_CONTEXT, scriptContainer, shortHash, TMP_VOLUME } from './restricted-pod';
 import * as k8s from '../../imports/k8s';
 import { IMAGES } from '../images';
-import { invalid, isDnsLabel, validateHost, validateInteger, validateObjectName, validateUnique } from '../validation';
+import { invalid, isDnsLabel, validateHost, validateInteger, validateObjectName, validatePinnedImage, validateUnique } from '../validation';
 
 /** Where the generated files live: a memory-backed volume shared by the two containers only. */
 const CREDENTIALS_DIR = '/credentials';

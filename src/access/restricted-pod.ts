@@ -1,6 +1,5 @@
 import { createHash } from 'crypto';
 import * as k8s from '../../imports/k8s';
-import { invalid } from '../validation';
 
 /** The uid and gid the credentials Jobs run as; neither image needs a particular user. */
 export const CREDENTIALS_JOB_USER_ID = 65532;
@@ -72,10 +71,3 @@ export function shortHash(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 8);
 }
 
-/** Fails unless `image` is pinned by digest. */
-export function validatePinnedImage(prop: string, image: string): string {
-  if (!/@sha256:[a-f0-9]{64}$/.test(image)) {
-    invalid(prop, 'must be pinned by digest ("<name>@sha256:<64 lowercase hex>" or "<name>:<tag>@sha256:<64 lowercase hex>")', image);
-  }
-  return image;
-}

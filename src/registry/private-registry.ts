@@ -10,7 +10,7 @@ import { PullAccess, PullAccessOptions } from '../access/pull-access';
 import { IPullCredentials } from '../access/pull-credentials';
 import { RegistryCredentialsGenerator } from '../access/registry-credentials-generator';
 import { IMAGES } from '../images';
-import { invalid, validateHost, validateInteger, validateObjectName } from '../validation';
+import { invalid, validateHost, validateInteger, validateObjectName, validatePinnedImage } from '../validation';
 
 /** The port the Service and Ingress backend listen on, so image references need no port. */
 export const REGISTRY_SERVICE_PORT = 443;
@@ -175,10 +175,7 @@ export class PrivateRegistry extends Construct {
     this.namespace = chartNamespace;
     this.serviceDnsNames = [`${this.name}.${this.namespace}.svc`, `${this.name}.${this.namespace}.svc.cluster.local`];
 
-    const image = props.image ?? IMAGES.registry;
-    if (!/@sha256:[a-f0-9]{64}$/.test(image)) {
-      invalid('image', 'must be pinned by digest ("<name>@sha256:<64 lowercase hex>" or "<name>:<tag>@sha256:<64 lowercase hex>")', image);
-    }
+    const image = validatePinnedImage('image', props.image ?? IMAGES.registry);
     const replicas = validateInteger('replicas', props.replicas ?? 1, 1, 100);
     const workloadKind = props.workloadKind ?? RegistryWorkloadKind.DEPLOYMENT;
 

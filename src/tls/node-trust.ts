@@ -7,7 +7,7 @@ import {
 } from './node-trust-script';
 import { IMAGES } from '../images';
 import { PrivateRegistry } from '../registry/private-registry';
-import { invalid, validateNamespace, validateObjectName } from '../validation';
+import { invalid, validateNamespace, validateObjectName, validatePinnedImage } from '../validation';
 
 /** The key of the CA certificate in the ConfigMap NodeTrust reads it from. */
 export const NODE_TRUST_CA_KEY = 'ca.crt';
@@ -91,10 +91,7 @@ export class NodeTrust extends Construct {
     const namespace = validateNamespace('namespace', props.namespace ?? 'kube-system');
     this.namespace = namespace;
     const name = validateObjectName('name', props.name ?? `${registry.name}-node-trust`);
-    const image = props.image ?? IMAGES.busybox;
-    if (!/@sha256:[a-f0-9]{64}$/.test(image)) {
-      invalid('image', 'must be pinned by digest ("<name>@sha256:<64 lowercase hex>" or "<name>:<tag>@sha256:<64 lowercase hex>")', image);
-    }
+    const image = validatePinnedImage('image', props.image ?? IMAGES.busybox);
     if ((props.caCertificate === undefined) === (props.caConfigMapName === undefined)) {
       invalid('caCertificate', 'or \'caConfigMapName\' must be given (exactly one of them)', props.caCertificate === undefined ? 'neither' : 'both');
     }
