@@ -16,6 +16,10 @@ export interface HttpRequestOptions {
   readonly credentials?: Credentials;
   /** CA to verify an HTTPS server against. Without it, the certificate is not verified (as kubelet probes do). */
   readonly caPem?: string;
+  /** Name sent as SNI and checked against the certificate. @default - the URL's host */
+  readonly servername?: string;
+  /** Receives the certificate the server presented (HTTPS only). */
+  readonly onPeerCertificate?: (certificate: import('tls').PeerCertificate) => void;
   /** @default 10000 */
   readonly timeoutMs?: number;
 }
@@ -45,11 +49,14 @@ export function httpRequest(url: string, options: HttpRequestOptions = {}): Prom
   };
   if (target.protocol === 'https:') {
     Object.assign(requestOptions, options.caPem
-      ? { ca: options.caPem }
+      ? { ca: options.caPem, servername: options.servername }
       : { rejectUnauthorized: false });
   }
   return new Promise((resolve, reject) => {
     const request = (target.protocol === 'https:' ? https : http).request(target, requestOptions, (response) => {
+      if (options.onPeerCertificate && 'getPeerCertificate' in response.socket) {
+        options.onPeerCertificate((response.socket as import('tls').TLSSocket).getPeerCertificate());
+      }
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) }));

@@ -14,6 +14,8 @@ export interface RegistryProcessOptions {
   readonly tmpDir: string;
   /** CA that signed the served certificate; absent when the configuration serves plain HTTP. */
   readonly caPem?: string;
+  /** Name to verify the served certificate for. @default '127.0.0.1' */
+  readonly servername?: string;
   /** Directory the process's output is appended to as `registry.log`. */
   readonly logDir: string;
   /** How long to wait for the registry to answer `/`. @default 15000 */
@@ -89,7 +91,7 @@ export class RegistryProcess {
         throw new Error(`docker-registry exited before serving:\n${this.output}`);
       }
       try {
-        const response = await httpRequest(`${this.url}/`, { caPem: this.options.caPem, timeoutMs: 2_000 });
+        const response = await httpRequest(`${this.url}/`, { caPem: this.options.caPem, servername: this.options.servername, timeoutMs: 2_000 });
         if (response.status === 200) {
           return;
         }
