@@ -1,9 +1,15 @@
+import { Chart } from 'cdk8s';
+import { IConstruct } from 'constructs';
+
 /**
  * Synth-time input checks shared by every construct. Each failure names the prop, shows the bad
  * value and says what is allowed, so the message alone is enough to fix the input.
  */
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** One repository path component of the distribution reference grammar (e.g. `team-a`, `my_app.v2`). */
+export const REPOSITORY_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
 
 /** Throws `'<prop>' <rule>, got <value>`. */
 export function invalid(prop: string, rule: string, value: unknown): never {
@@ -45,6 +51,23 @@ export function validateHost(prop: string, value: string): string {
     invalid(prop, 'must be a lowercase DNS name with at least one dot, without scheme, port or path (e.g. "registry.example.com")', value);
   }
   return value;
+}
+
+/** A repository path such as `team/app`: "/"-separated components of the distribution grammar. */
+export function isRepositoryPath(value: string): boolean {
+  return new RegExp(`^${REPOSITORY_COMPONENT}(?:/${REPOSITORY_COMPONENT})*$`).test(value);
+}
+
+/**
+ * The namespace of the Chart that holds `construct`; throws when the Chart has none, naming the
+ * construct and `why` it needs one.
+ */
+export function requireChartNamespace(construct: IConstruct, why: string): string {
+  const namespace = Chart.of(construct).namespace;
+  if (!namespace) {
+    invalid('namespace', `must be set on the Chart that contains a ${construct.constructor.name} (${why})`, namespace);
+  }
+  return namespace;
 }
 
 /** An image reference pinned by digest, as every image the constructs deploy must be. */

@@ -1,11 +1,11 @@
-import { Chart, Names } from 'cdk8s';
+import { Names } from 'cdk8s';
 import { Construct } from 'constructs';
 import { COPY_PULL_SECRET_SCRIPT, GENERATION_ANNOTATION } from './credentials-scripts';
 import { IPullCredentials } from './pull-credentials';
 import { RESTRICTED_POD_SECURITY_CONTEXT, scriptContainer, shortHash, TMP_VOLUME } from './restricted-pod';
 import * as k8s from '../../imports/k8s';
 import { IMAGES } from '../images';
-import { invalid, isDnsLabel, validateNamespace, validateObjectName, validatePinnedImage, validateUnique } from '../validation';
+import { invalid, isDnsLabel, requireChartNamespace, validateNamespace, validateObjectName, validatePinnedImage, validateUnique } from '../validation';
 
 /** The label on every object of a `PullAccess`, valued with its base name. */
 export const PULL_ACCESS_LABEL = 'cdk8s-trusted-registry/pull-access';
@@ -90,10 +90,7 @@ export class PullAccess extends Construct {
 
   constructor(scope: Construct, id: string, props: PullAccessProps) {
     super(scope, id);
-    const jobNamespace = Chart.of(this).namespace;
-    if (!jobNamespace) {
-      invalid('namespace', 'must be set on the Chart that contains a PullAccess (its Job runs there)', jobNamespace);
-    }
+    const jobNamespace = requireChartNamespace(this, 'its Job runs there');
     const sourceNamespace = props.credentials.pullSecretNamespace ?? jobNamespace;
     if (props.namespaces.length === 0) {
       invalid('namespaces', 'must list at least one namespace', props.namespaces);

@@ -1,4 +1,3 @@
-import { Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import { GENERATE_CREDENTIALS_SCRIPT, GENERATION_ANNOTATION, WRITE_CREDENTIALS_SCRIPT } from './credentials-scripts';
 import { HTPASSWD_BCRYPT_COST } from './htpasswd';
@@ -7,7 +6,7 @@ import { IPullCredentials } from './pull-credentials';
 import { API_ACCESS_MOUNT, API_ACCESS_VOLUME, RESTRICTED_POD_SECURITY_CONTEXT, scriptContainer, shortHash, TMP_VOLUME } from './restricted-pod';
 import * as k8s from '../../imports/k8s';
 import { IMAGES } from '../images';
-import { invalid, isDnsLabel, validateHost, validateInteger, validateObjectName, validatePinnedImage, validateUnique } from '../validation';
+import { invalid, isDnsLabel, requireChartNamespace, validateHost, validateInteger, validateObjectName, validatePinnedImage, validateUnique } from '../validation';
 
 /** Where the generated files live: a memory-backed volume shared by the two containers only. */
 const CREDENTIALS_DIR = '/credentials';
@@ -126,10 +125,7 @@ export class RegistryCredentialsGenerator extends Construct implements IPullCred
     super(scope, id);
     this.host = validateHost('host', props.host);
     const name = validateObjectName('name', props.name ?? 'registry');
-    const namespace = Chart.of(this).namespace;
-    if (!namespace) {
-      invalid('namespace', 'must be set on the Chart that contains a RegistryCredentialsGenerator (its Job writes Secrets there)', namespace);
-    }
+    const namespace = requireChartNamespace(this, 'its Job writes Secrets there');
     this.namespace = namespace;
     this.pullSecretNamespace = namespace;
     this.generation = validateInteger('generation', props.generation ?? 1, 1, Number.MAX_SAFE_INTEGER);

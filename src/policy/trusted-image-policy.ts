@@ -10,7 +10,7 @@ import {
   ValidatingAdmissionPolicySpec,
 } from '../../imports/k8s';
 import { makeClusterScoped } from '../cluster-scoped';
-import { invalid, validateHost, validateNamespace, validateObjectName, validateUnique } from '../validation';
+import { invalid, REPOSITORY_COMPONENT, validateHost, validateNamespace, validateObjectName, validateUnique } from '../validation';
 
 /** What the API server does with a request that breaks the policy. */
 export enum PolicyMode {
@@ -84,8 +84,6 @@ const DEFAULT_NAME = 'trusted-images';
 const DEFAULT_EXEMPT_NAMESPACES = ['kube-system'];
 const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
 
-/** One repository path component of the distribution reference grammar (e.g. `team-a`, `my_app.v2`). */
-const PATH_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
 
 /**
  * A complete image reference pinned by digest: lowercase host, one or more path components, an
@@ -95,7 +93,7 @@ const PATH_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
  */
 const PINNED_IMAGE_PATTERN =
   '^[a-z0-9]+(?:(?:[.]|-+)[a-z0-9]+)*' +
-  `(?:/${PATH_COMPONENT})+` +
+  `(?:/${REPOSITORY_COMPONENT})+` +
   '(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?' +
   '@sha256:[0-9a-f]{64}$';
 
@@ -254,7 +252,7 @@ function normalizeTrustedSource(source: string): string {
   if (path.length > 0 && path[path.length - 1] === '') {
     path.pop(); // a single trailing slash is allowed
   }
-  const component = new RegExp(`^${PATH_COMPONENT}$`);
+  const component = new RegExp(`^${REPOSITORY_COMPONENT}$`);
   for (const part of path) {
     if (!component.test(part)) {
       invalid(prop, 'path must be "/"-separated lowercase repository components (letters, digits, ".", "_", "-"), e.g. "registry.example.com/team-a/"', source);

@@ -1,5 +1,5 @@
 import { createHash } from 'crypto';
-import { ApiObject, Chart, Duration, JsonPatch, Size } from 'cdk8s';
+import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { HtpasswdSource } from './htpasswd-source';
@@ -10,7 +10,7 @@ import { PullAccess, PullAccessOptions } from '../access/pull-access';
 import { IPullCredentials } from '../access/pull-credentials';
 import { RegistryCredentialsGenerator } from '../access/registry-credentials-generator';
 import { IMAGES } from '../images';
-import { invalid, validateHost, validateInteger, validateObjectName, validatePinnedImage } from '../validation';
+import { invalid, isRepositoryPath, requireChartNamespace, validateHost, validateInteger, validateObjectName, validatePinnedImage } from '../validation';
 
 /** The port the Service and Ingress backend listen on, so image references need no port. */
 export const REGISTRY_SERVICE_PORT = 443;
@@ -168,11 +168,7 @@ export class PrivateRegistry extends Construct {
     super(scope, id);
     this.host = validateHost('host', props.host);
     this.name = validateObjectName('name', props.name ?? 'registry');
-    const chartNamespace = Chart.of(this).namespace;
-    if (!chartNamespace) {
-      invalid('namespace', 'must be set on the Chart that contains a PrivateRegistry (its in-cluster DNS names depend on it)', chartNamespace);
-    }
-    this.namespace = chartNamespace;
+    this.namespace = requireChartNamespace(this, 'its in-cluster DNS names depend on it');
     this.serviceDnsNames = [`${this.name}.${this.namespace}.svc`, `${this.name}.${this.namespace}.svc.cluster.local`];
 
     const image = validatePinnedImage('image', props.image ?? IMAGES.registry);
@@ -271,7 +267,7 @@ export class PrivateRegistry extends Construct {
 
   /** The reference of an image in this registry, pinned by digest. */
   public imageReference(repository: string, digest: string): string {
-    if (!/^[a-z0-9]+([._-][a-z0-9]+)*(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/.test(repository)) {
+    if (!isRepositoryPath(repository)) {
       invalid('repository', 'must be a lowercase repository path such as "team/app"', repository);
     }
     if (!/^sha256:[a-f0-9]{64}$/.test(digest)) {

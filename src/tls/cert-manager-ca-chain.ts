@@ -1,9 +1,9 @@
-import { Chart, Duration } from 'cdk8s';
+import { Duration } from 'cdk8s';
 import { Construct } from 'constructs';
 import { CertManagerIssuerKind, CertManagerIssuerRef, certManagerImports } from './cert-manager-issuer';
 import { goDuration } from './go-duration';
 import { makeClusterScoped } from '../cluster-scoped';
-import { invalid, validateObjectName } from '../validation';
+import { requireChartNamespace, validateObjectName } from '../validation';
 
 /** Props of `CertManagerCaChain`. */
 export interface CertManagerCaChainProps {
@@ -36,10 +36,7 @@ export class CertManagerCaChain extends Construct {
   constructor(scope: Construct, id: string, props: CertManagerCaChainProps) {
     super(scope, id);
     const cm = certManagerImports();
-    const namespace = Chart.of(this).namespace;
-    if (!namespace) {
-      invalid('namespace', 'must be set on the Chart that contains a CertManagerCaChain (its CA Issuer is namespaced)', namespace);
-    }
+    const namespace = requireChartNamespace(this, 'its CA Issuer is namespaced');
     const name = validateObjectName('name', props.name);
     this.caSecretName = `${name}-ca`;
     // Cluster-scoped: the namespace in the name keeps two registries' chains apart.
