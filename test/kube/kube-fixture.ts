@@ -19,6 +19,8 @@ export interface KubeRequestOptions {
   readonly body?: unknown;
   /** e.g. `application/strategic-merge-patch+json` for PATCH. */
   readonly contentType?: string;
+  /** Extra request headers, e.g. `Audit-ID`. */
+  readonly headers?: Record<string, string>;
 }
 
 /** A minimal REST client of one test cluster, as the admin, keeping its connections alive. */
@@ -44,6 +46,7 @@ export class KubeClient {
         timeout: 60_000,
         headers: {
           'Accept': 'application/json',
+          ...options.headers,
           ...(payload ? { 'Content-Type': options.contentType ?? 'application/json', 'Content-Length': payload.length } : {}),
         },
       }, (res) => {
