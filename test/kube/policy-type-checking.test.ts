@@ -52,8 +52,13 @@ export function parseTypeWarning(warning: string): TypeIssue[] {
   return issues;
 }
 
+interface ExpressionWarning {
+  readonly fieldRef: string;
+  readonly warning: string;
+}
+
 /** Creates the policy (replacing one of the same name) and waits until the status controller has type-checked this generation. */
-async function typeCheck(client: KubeClient, policy: Manifest): Promise<string[]> {
+async function typeCheck(client: KubeClient, policy: Manifest): Promise<ExpressionWarning[]> {
   await client.request('DELETE', `${POLICY_GROUP}/${policy.metadata.name}`);
   await client.waitFor(`deletion of ${policy.metadata.name}`, async () => (await client.request('GET', `${POLICY_GROUP}/${policy.metadata.name}`)).status === 404);
   const created = (await client.expectOk('POST', `${POLICY_GROUP}?fieldValidation=Strict`, { body: policy })).body;
@@ -64,7 +69,7 @@ async function typeCheck(client: KubeClient, policy: Manifest): Promise<string[]
     return status?.observedGeneration === created.metadata.generation && status?.typeChecking !== undefined;
   }, 90_000);
   await client.request('DELETE', `${POLICY_GROUP}/${policy.metadata.name}`);
-  return (status.typeChecking.expressionWarnings ?? []).map((w: { fieldRef: string; warning: string }) => `${w.fieldRef}: ${w.warning}`);
+  return status.typeChecking.expressionWarnings ?? [];
 }
 
 /** The kinds a policy's rules match, by resource name (as the type checker resolves them). */
@@ -80,20 +85,24 @@ const POD_SPEC_PATH: Record<string, string> = {
 };
 const podSpecPath = (kind: string) => POD_SPEC_PATH[kind] ?? 'object.spec.template.spec';
 
+/** The kinds that have no field `field` under `object.spec`. */
+const LACKING: Record<string, (kind: string) => boolean> = {
+  jobTemplate: (kind) => kind !== 'CronJob',
+  template: (kind) => kind === 'CronJob' || kind === 'Pod',
+};
+
 /**
- * Issues the checker reports for the variables as written, and why each is harmless. The
- * `podSpec` variable reads all three places a pod spec can live behind `object.kind` guards; the
- * checker types every branch against every kind. Kubernetes 1.30 has no image volumes
- * (`volumes[].image`, 1.31+), which the `images` variable reads behind `has()`.
+ * Issues the checker reports for a variable as written, each harmless: a variable reading
+ * `object.spec.jobTemplate` or `object.spec.template` does so behind an `object.kind` guard, and
+ * the checker types every branch against every kind, so each kind lacking the field reports it.
+ * Kubernetes 1.30 has no image volumes (`volumes[].image`, 1.31+), which `images` reads behind `has()`.
  */
-function expectedVariableIssues(cluster: KubeCluster, variable: string, kind: string): string[] {
-  if (variable === 'podSpec') {
-    return [
-      ...(kind !== 'CronJob' ? ["undefined field 'jobTemplate'"] : []),
-      ...(kind === 'CronJob' || kind === 'Pod' ? ["undefined field 'template'"] : []),
-    ];
-  }
-  return cluster.minor < 31 && variable === 'images' ? ["undefined field 'image'"] : [];
+function expectedVariableIssues(cluster: KubeCluster, variable: { name: string; expression: string }, kind: string): string[] {
+  const guarded = Object.entries(LACKING)
+    .filter(([field, lacks]) => new RegExp(`object\\.spec\\.${field}\\b`).test(variable.expression) && lacks(kind))
+    .map(([field]) => `undefined field '${field}'`);
+  const volumeImage = cluster.minor < 31 && /\bv\.image\b/.test(variable.expression) ? ["undefined field 'image'"] : [];
+  return [...guarded, ...volumeImage];
 }
 
 /** A validation that type-checks `expression` whatever its type. */
@@ -119,7 +128,7 @@ describeWithKube('the policy type-checks on a real API server', (cluster) => {
     };
     // WHEN / THEN
     const warnings = await typeCheck(client, policy as unknown as Manifest);
-    expect(warnings.flatMap((w) => parseTypeWarning(w))).toEqual([{ kind: 'Pod', issue: "undefined field 'containerz'" }]);
+    expect(warnings.flatMap((w) => parseTypeWarning(w.warning))).toEqual([{ kind: 'Pod', issue: "undefined field 'containerz'" }]);
   });
 
   describe.each(policyVariants())('%s, every variable repeated in a validation', (_name, policy) => {
@@ -136,13 +145,13 @@ describeWithKube('the policy type-checks on a real API server', (cluster) => {
       const warnings = await typeCheck(client, probe);
       // THEN each variable reports exactly the expected issues per kind
       const found = variables.map((variable, index) => {
-        const warning = warnings.find((w) => w.startsWith(`spec.validations[${index}].expression: `)) ?? '';
+        const warning = warnings.find((w) => w.fieldRef === `spec.validations[${index}].expression`)?.warning ?? '';
         const issues = parseTypeWarning(warning);
-        return { variable: variable.name, byKind: Object.fromEntries(kinds.map((kind) => [kind, issues.filter((i) => i.kind === kind).map((i) => i.issue).sort()])) };
+        return { variable: variable.name, byKind: Object.fromEntries(kinds.map((kind) => [kind, [...new Set(issues.filter((i) => i.kind === kind).map((i) => i.issue))].sort()])) };
       });
       const expected = variables.map((variable) => ({
         variable: variable.name,
-        byKind: Object.fromEntries(kinds.map((kind) => [kind, expectedVariableIssues(cluster, variable.name, kind).sort()])),
+        byKind: Object.fromEntries(kinds.map((kind) => [kind, expectedVariableIssues(cluster, variable, kind).sort()])),
       }));
       expect(found).toEqual(expected);
     });
@@ -164,7 +173,7 @@ describeWithKube('the policy type-checks on a real API server', (cluster) => {
         },
       };
       // WHEN / THEN the only issue is the field the version lacks
-      const issues = (await typeCheck(client, probe)).flatMap((w) => parseTypeWarning(w).map((i) => i.issue));
+      const issues = (await typeCheck(client, probe)).flatMap((w) => parseTypeWarning(w.warning).map((i) => i.issue));
       if (cluster.minor < 31) {
         expect(issues.length).toBeGreaterThan(0);
         expect([...new Set(issues)]).toEqual(["undefined field 'image'"]);
