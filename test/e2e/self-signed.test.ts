@@ -12,7 +12,8 @@ import { materializeRegistry, synthesizeRegistryChart } from './synthesized-regi
 // the test), served by the real registry and verified the way a node that trusts it would.
 describeWithBinaries('the real registry serving a synthesized self-signed certificate', ['docker-registry'], () => {
   const host = 'registry.example.com';
-  const credentials = { username: 'e2e-pusher', password: randomBytes(24).toString('base64url') };
+  const credentials = { username: 'e2e-puller', password: randomBytes(24).toString('base64url') };
+  const pushCredentials = { username: 'e2e-pusher', password: randomBytes(24).toString('base64url') };
   let workDir: string;
   let certificate: SelfSignedRegistryCertificate;
   let registry: RegistryProcess;
@@ -23,7 +24,7 @@ describeWithBinaries('the real registry serving a synthesized self-signed certif
     const today = new Date();
     const notBefore = new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate() - 1));
     certificate = RegistryCertificate.selfSigned({ seed: randomBytes(32).toString('base64'), notBefore });
-    const manifests = synthesizeRegistryChart([credentials], { certificate });
+    const manifests = synthesizeRegistryChart({ push: [pushCredentials], pull: [credentials] }, { certificate });
 
     // WHEN the registry runs with the synthesized Secrets only
     const materialized = materializeRegistry(manifests, { root: join(workDir, 'pod'), port: await freeLoopbackPort() });
