@@ -271,6 +271,28 @@ describe('PrivateRegistry options', () => {
   });
 });
 
+describe('PrivateRegistry push identity stays home', () => {
+  test('no construct copies or references the push identity outside the registry\'s namespace', () => {
+    // GIVEN generated credentials granted to consumer namespaces
+    const { chart, registry } = registryChart({ htpasswd: HtpasswdSource.generated() });
+    registry.grantPull('Apps', { namespaces: ['team-a', 'team-b'], serviceAccounts: ['default'] });
+
+    // WHEN
+    const manifests = synth(chart);
+
+    // THEN the copy Job copies the pull Secret, and nothing outside the registry's namespace
+    // names the push Secret, the push user or the htpasswd Secret
+    const copyJob = manifests.find((m) => m.kind === 'Job' && m.spec.template.spec.containers[0].env.some((e: any) => e.name === 'SOURCE_SECRET'))!;
+    const env = Object.fromEntries(copyJob.spec.template.spec.containers[0].env.map((e: any) => [e.name, e.value]));
+    expect(env.SOURCE_SECRET).toBe('registry-pull');
+    const outside = manifests.filter((m) => m.metadata.namespace !== undefined && m.metadata.namespace !== 'registry');
+    expect(outside.map((m) => `${m.kind}/${m.metadata.namespace}`).sort()).toEqual([
+      'Role/team-a', 'Role/team-b', 'RoleBinding/team-a', 'RoleBinding/team-b',
+    ]);
+    expect(JSON.stringify(outside)).not.toMatch(/registry-push|htpasswd/);
+  });
+});
+
 describe('PrivateRegistry input errors', () => {
   test.each<[string, Partial<PrivateRegistryProps>, string]>([
     ['the host has a scheme', { host: 'https://reg.io/' }, `'host' must be a lowercase DNS name with at least one dot, without scheme, port or path (e.g. "registry.example.com"), got "https://reg.io/"`],
