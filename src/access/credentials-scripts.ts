@@ -23,7 +23,8 @@ export const PASSWORD_RANDOM_BYTES = 24;
 
 /**
  * Generates a push and a pull password and writes, into `$CREDENTIALS_DIR`:
- * `htpasswd` (both users, bcrypt at `$BCRYPT_COST`), `push.dockerconfigjson` and
+ * `push.htpasswd` and `pull.htpasswd` (one user each, bcrypt at `$BCRYPT_COST`: the writer's and
+ * the read-only path's files), `push.dockerconfigjson` and
  * `pull.dockerconfigjson` (byte for byte what `kubectl create secret docker-registry` writes).
  *
  * Environment: CREDENTIALS_DIR, REGISTRY_HOST, PUSH_USERNAME, PULL_USERNAME, BCRYPT_COST.
@@ -56,7 +57,8 @@ if [ \${#push_password} -ne ${2 * PASSWORD_RANDOM_BYTES} ] || [ \${#pull_passwor
 fi
 push_line=$(htpasswd_line "$PUSH_USERNAME" "$push_password")
 pull_line=$(htpasswd_line "$PULL_USERNAME" "$pull_password")
-printf '%s\\n%s\\n' "$push_line" "$pull_line" > htpasswd
+printf '%s\\n' "$push_line" > push.htpasswd
+printf '%s\\n' "$pull_line" > pull.htpasswd
 docker_config "$PUSH_USERNAME" "$push_password" > push.dockerconfigjson
 docker_config "$PULL_USERNAME" "$pull_password" > pull.dockerconfigjson
 echo "generated credentials for users $PUSH_USERNAME and $PULL_USERNAME"
@@ -68,7 +70,7 @@ echo "generated credentials for users $PUSH_USERNAME and $PULL_USERNAME"
  * are replaced together; a higher generation, or a Secret without the generation annotation, is
  * an error.
  *
- * Environment: CREDENTIALS_DIR, NAMESPACE, GENERATION, HTPASSWD_SECRET, HTPASSWD_KEY,
+ * Environment: CREDENTIALS_DIR, NAMESPACE, GENERATION, HTPASSWD_SECRET, HTPASSWD_PUSH_KEY, HTPASSWD_PULL_KEY,
  * PUSH_SECRET, PULL_SECRET.
  */
 export const WRITE_CREDENTIALS_SCRIPT = `set -eu
@@ -127,7 +129,7 @@ write_secret() {
 # and writes all three again, so the Secrets never disagree once the Job has succeeded.
 write_secret "$PUSH_SECRET" generic --type=kubernetes.io/dockerconfigjson --from-file=.dockerconfigjson=push.dockerconfigjson
 write_secret "$PULL_SECRET" generic --type=kubernetes.io/dockerconfigjson --from-file=.dockerconfigjson=pull.dockerconfigjson
-write_secret "$HTPASSWD_SECRET" generic --from-file="$HTPASSWD_KEY"=htpasswd
+write_secret "$HTPASSWD_SECRET" generic --from-file="$HTPASSWD_PUSH_KEY"=push.htpasswd --from-file="$HTPASSWD_PULL_KEY"=pull.htpasswd
 echo "credentials of generation $GENERATION written"
 `;
 

@@ -6,6 +6,20 @@ import { invalid, validateObjectName, validateUnique } from '../validation';
 /** The key of the htpasswd file inside its Secret. */
 export const HTPASSWD_SECRET_KEY = 'htpasswd';
 
+/**
+ * The keys of the registry's two htpasswd files in one Secret: the writer authenticates only the
+ * push users, the read-only reader only the pull users. A pull user is never in the writer's
+ * file, so no pull credential can write, whatever the reader's configuration.
+ */
+export class HtpasswdKeys {
+  /** Key of the push users' htpasswd file (mounted by the writer only). */
+  public static readonly PUSH = 'htpasswd-push';
+  /** Key of the pull users' htpasswd file (mounted by the read-only reader only). */
+  public static readonly PULL = 'htpasswd-pull';
+
+  private constructor() {}
+}
+
 /** Props of `HtpasswdSecret`. */
 export interface HtpasswdSecretProps extends HtpasswdOptions {
   /** The users, hashed with bcrypt at synth time; at least one. */

@@ -1,7 +1,7 @@
 import { Construct } from 'constructs';
 import { GENERATE_CREDENTIALS_SCRIPT, GENERATION_ANNOTATION, WRITE_CREDENTIALS_SCRIPT } from './credentials-scripts';
 import { HTPASSWD_BCRYPT_COST } from './htpasswd';
-import { HTPASSWD_SECRET_KEY } from './htpasswd-secret';
+import { HtpasswdKeys } from './htpasswd-secret';
 import { IPullCredentials } from './pull-credentials';
 import { API_ACCESS_MOUNT, API_ACCESS_VOLUME, RESTRICTED_POD_SECURITY_CONTEXT, scriptContainer, shortHash, TMP_VOLUME } from './restricted-pod';
 import * as k8s from '../../imports/k8s';
@@ -31,7 +31,8 @@ export interface RegistryCredentialsGeneratorProps {
   readonly generation?: number;
 
   /**
-   * Name of the htpasswd Secret (key `htpasswd`) the registry mounts; it holds both users.
+   * Name of the htpasswd Secret the registry mounts: the push user under `HtpasswdKeys.PUSH`
+   * (the writer's file), the pull user under `HtpasswdKeys.PULL` (the read-only path's file).
    * @default '<name>-htpasswd'
    */
   readonly htpasswdSecretName?: string;
@@ -78,7 +79,9 @@ export interface RegistryCredentialsGeneratorProps {
  * Credentials nobody has to know: a Job in the registry's namespace that generates two random
  * passwords (24 bytes from `/dev/urandom` each) and writes
  *
- * - the registry's htpasswd Secret with both users (bcrypt, cost `HTPASSWD_BCRYPT_COST`),
+ * - the registry's htpasswd Secret with two files (bcrypt, cost `HTPASSWD_BCRYPT_COST`): the
+ *   push user under `HtpasswdKeys.PUSH` (the writer's) and the pull user under
+ *   `HtpasswdKeys.PULL` (the read-only path's),
  * - a `kubernetes.io/dockerconfigjson` Secret for the PUSH identity (give it to CI only),
  * - a `kubernetes.io/dockerconfigjson` Secret for the PULL identity (copied into consumer
  *   namespaces by `PullAccess`).
@@ -87,13 +90,8 @@ export interface RegistryCredentialsGeneratorProps {
  * changes nothing. The passwords exist only in a memory-backed volume of the Job's pod and in the
  * Secrets: never in synthesized YAML, logs, command-line arguments or environment variables.
  *
- * Limits: registry:2 htpasswd authentication admits every valid user to every action, so the
- * pull identity can push too. Making it read-only needs token authentication (an authorization
- * server), which this library does not deploy. What it does instead: separate identities, so the
- * credential spread over many namespaces is not the one CI pushes with; rotation of both by raising
- * `generation`; and the admission policy admits only images pinned by digest, so a tag pushed
- * with a leaked credential cannot change what runs. Limiting who can reach the registry with a
- * NetworkPolicy is planned.
+ * The pull identity cannot write: `PrivateRegistry` authenticates it only on its read-only
+ * registry process, and the writer's htpasswd file holds the push identity alone.
  */
 export class RegistryCredentialsGenerator extends Construct implements IPullCredentials {
   /** The Job that writes the Secrets; its name changes with the generation. */
@@ -106,7 +104,7 @@ export class RegistryCredentialsGenerator extends Construct implements IPullCred
   public readonly namespace: string;
   /** The credentials' generation. */
   public readonly generation: number;
-  /** Name of the htpasswd Secret (key `htpasswd`). */
+  /** Name of the htpasswd Secret (keys `HtpasswdKeys.PUSH` and `HtpasswdKeys.PULL`). */
   public readonly htpasswdSecretName: string;
   /** Name of the push identity's `kubernetes.io/dockerconfigjson` Secret. */
   public readonly pushSecretName: string;
@@ -188,7 +186,8 @@ export class RegistryCredentialsGenerator extends Construct implements IPullCred
           NAMESPACE: namespace,
           GENERATION: String(this.generation),
           HTPASSWD_SECRET: this.htpasswdSecretName,
-          HTPASSWD_KEY: HTPASSWD_SECRET_KEY,
+          HTPASSWD_PUSH_KEY: HtpasswdKeys.PUSH,
+          HTPASSWD_PULL_KEY: HtpasswdKeys.PULL,
           PUSH_SECRET: this.pushSecretName,
           PULL_SECRET: this.pullSecretName,
         }, [credentialsMount, { name: TMP_VOLUME.name, mountPath: '/tmp' }, API_ACCESS_MOUNT])],

@@ -7,6 +7,7 @@ import {
   GENERATE_CREDENTIALS_SCRIPT,
   GENERATION_ANNOTATION,
   HTPASSWD_BCRYPT_COST,
+  HtpasswdKeys,
   WRITE_CREDENTIALS_SCRIPT,
 } from '../../src';
 import { httpRequest } from '../e2e/registry-client';
@@ -38,7 +39,8 @@ function runGenerator(cluster: FakeCluster, generation: number): { generate: Scr
     NAMESPACE,
     GENERATION: String(generation),
     HTPASSWD_SECRET: 'registry-htpasswd',
-    HTPASSWD_KEY: 'htpasswd',
+    HTPASSWD_PUSH_KEY: HtpasswdKeys.PUSH,
+    HTPASSWD_PULL_KEY: HtpasswdKeys.PULL,
     PUSH_SECRET: 'registry-push',
     PULL_SECRET: 'registry-pull',
   });
@@ -140,22 +142,27 @@ describeWithBinaries('credentials generator scripts', ['htpasswd', 'kubectl', 'd
     expect(pullSecret.data['.dockerconfigjson']).toBe(kubectlDockerConfigJson(pull.username, pull.password));
     expect(pushSecret.data['.dockerconfigjson']).toBe(kubectlDockerConfigJson(push.username, push.password));
 
-    const htpasswd = secretValue(htpasswdSecret, 'htpasswd');
-    expect(htpasswd).toMatch(new RegExp(`^push:\\$2y\\$0${HTPASSWD_BCRYPT_COST}\\$\\S{53}\\npull:\\$2y\\$0${HTPASSWD_BCRYPT_COST}\\$\\S{53}\\n$`));
-    expect(htpasswdVerifies(htpasswd, 'pull', pull.password)).toBe(true);
-    expect(htpasswdVerifies(htpasswd, 'push', push.password)).toBe(true);
-    expect(htpasswdVerifies(htpasswd, 'pull', push.password)).toBe(false);
+    // Two files: the writer's holds only the push user, the read-only path's only the pull user.
+    expect(Object.keys(htpasswdSecret.data).sort()).toEqual([HtpasswdKeys.PULL, HtpasswdKeys.PUSH]);
+    const pushFile = secretValue(htpasswdSecret, HtpasswdKeys.PUSH);
+    const pullFile = secretValue(htpasswdSecret, HtpasswdKeys.PULL);
+    expect(pushFile).toMatch(new RegExp(`^push:\\$2y\\$0${HTPASSWD_BCRYPT_COST}\\$\\S{53}\\n$`));
+    expect(pullFile).toMatch(new RegExp(`^pull:\\$2y\\$0${HTPASSWD_BCRYPT_COST}\\$\\S{53}\\n$`));
+    expect(htpasswdVerifies(pullFile, 'pull', pull.password)).toBe(true);
+    expect(htpasswdVerifies(pushFile, 'push', push.password)).toBe(true);
+    expect(htpasswdVerifies(pushFile, 'pull', pull.password)).toBe(false);
+    expect(htpasswdVerifies(pullFile, 'pull', push.password)).toBe(false);
 
     const everythingVisible = JSON.stringify([generate, write, cluster.takeCalls()]);
     expect(everythingVisible).not.toContain(push.password);
     expect(everythingVisible).not.toContain(pull.password);
     // The write script removes its intermediate files; only the generated ones remain.
-    expect(readdirSync(dir).sort()).toEqual(['htpasswd', 'pull.dockerconfigjson', 'push.dockerconfigjson']);
+    expect(readdirSync(dir).sort()).toEqual(['pull.dockerconfigjson', 'pull.htpasswd', 'push.dockerconfigjson', 'push.htpasswd']);
 
-    const htpasswdFile = join(dir, 'htpasswd');
-    const registry = await startRegistry(htpasswdFile);
+    // The registry on the pull file (the read-only path) knows the pull user only.
+    const registry = await startRegistry(join(dir, 'pull.htpasswd'));
     await expect(v2Status(registry, pull.username, pull.password)).resolves.toBe(200);
-    await expect(v2Status(registry, push.username, push.password)).resolves.toBe(200);
+    await expect(v2Status(registry, push.username, push.password)).resolves.toBe(401);
     await expect(v2Status(registry, pull.username, `${pull.password}0`)).resolves.toBe(401);
     await expect(v2Status(registry, 'nobody', pull.password)).resolves.toBe(401);
   });
@@ -184,13 +191,13 @@ describeWithBinaries('credentials generator scripts', ['htpasswd', 'kubectl', 'd
     const first = runGenerator(cluster, 1);
     const oldPull = dockerConfigEntry(cluster, 'registry-pull');
     const oldPush = dockerConfigEntry(cluster, 'registry-push');
-    const htpasswdFile = join(first.dir, 'htpasswd');
+    const htpasswdFile = join(first.dir, 'pull.htpasswd');
     const registry = await startRegistry(htpasswdFile);
 
     // WHEN
     const { write } = runGenerator(cluster, 2);
-    // What the kubelet does to the mounted Secret.
-    writeFileSync(htpasswdFile, secretValue(cluster.get(NAMESPACE, 'Secret', 'registry-htpasswd'), 'htpasswd'));
+    // What the kubelet does to the mounted Secret key.
+    writeFileSync(htpasswdFile, secretValue(cluster.get(NAMESPACE, 'Secret', 'registry-htpasswd'), HtpasswdKeys.PULL));
 
     // THEN
     expect(write).toMatchObject({ code: 0, stderr: '' });
@@ -204,8 +211,11 @@ describeWithBinaries('credentials generator scripts', ['htpasswd', 'kubectl', 'd
     }
     // distribution reloads htpasswd when the file changes: no restart needed.
     await expect(v2Status(registry, 'pull', newPull.password)).resolves.toBe(200);
-    await expect(v2Status(registry, 'push', newPush.password)).resolves.toBe(200);
     await expect(v2Status(registry, 'pull', oldPull.password)).resolves.toBe(401);
+    // The push file rotated in the same write.
+    const pushFile = secretValue(cluster.get(NAMESPACE, 'Secret', 'registry-htpasswd'), HtpasswdKeys.PUSH);
+    expect(htpasswdVerifies(pushFile, 'push', newPush.password)).toBe(true);
+    expect(htpasswdVerifies(pushFile, 'push', oldPush.password)).toBe(false);
   });
 
   test('rewrite all three Secrets when only some exist at the generation', () => {
@@ -223,7 +233,7 @@ describeWithBinaries('credentials generator scripts', ['htpasswd', 'kubectl', 'd
     expect(write.code).toBe(0);
     const pull = dockerConfigEntry(cluster, 'registry-pull');
     expect(pull.password).not.toBe(orphanPull.password);
-    expect(htpasswdVerifies(secretValue(cluster.get(NAMESPACE, 'Secret', 'registry-htpasswd'), 'htpasswd'), 'pull', pull.password)).toBe(true);
+    expect(htpasswdVerifies(secretValue(cluster.get(NAMESPACE, 'Secret', 'registry-htpasswd'), HtpasswdKeys.PULL), 'pull', pull.password)).toBe(true);
   });
 
   test('fails if the generation is lower than the Secrets\' (rotation values must increase)', () => {

@@ -71,7 +71,8 @@ describe('RegistryCredentialsGenerator', () => {
       NAMESPACE: 'registry',
       GENERATION: '1',
       HTPASSWD_SECRET: 'registry-htpasswd',
-      HTPASSWD_KEY: 'htpasswd',
+      HTPASSWD_PUSH_KEY: 'htpasswd-push',
+      HTPASSWD_PULL_KEY: 'htpasswd-pull',
       PUSH_SECRET: 'registry-push',
       PULL_SECRET: 'registry-pull',
     });
@@ -182,10 +183,14 @@ describe('HtpasswdSource.generated', () => {
     expect(registry.credentials?.host).toBe(HOST);
     expect(registry.htpasswdSecret.name).toBe('registry-htpasswd');
     const deployment = findOne(manifests, 'Deployment', 'registry');
-    expect(deployment.spec.template.spec.volumes).toContainEqual(expect.objectContaining({
-      name: 'htpasswd',
-      secret: expect.objectContaining({ secretName: 'registry-htpasswd' }),
-    }));
+    expect(deployment.spec.template.spec.volumes).toContainEqual({
+      name: 'reader-htpasswd',
+      secret: { secretName: 'registry-htpasswd', items: [{ key: 'htpasswd-pull', path: 'htpasswd' }] },
+    });
+    expect(deployment.spec.template.spec.volumes).toContainEqual({
+      name: 'writer-htpasswd',
+      secret: { secretName: 'registry-htpasswd', items: [{ key: 'htpasswd-push', path: 'htpasswd' }] },
+    });
     expect(findOne(manifests, 'Job').metadata.name).toMatch(/^registry-credentials-3-/);
     expect(manifests.filter((m) => m.kind === 'Secret')).toEqual([]);
   });

@@ -26,7 +26,8 @@ describe('TrustedRegistryChart with defaults', () => {
   });
 
   test('exposes the registry only as ClusterIP behind a TLS Ingress', () => {
-    expect(findOne(manifests, 'Service').spec.type).toBe('ClusterIP');
+    expect(findOne(manifests, 'Service', 'registry').spec.type).toBe('ClusterIP');
+    expect(findOne(manifests, 'Service', 'registry-push').spec.type).toBe('ClusterIP');
     expect(JSON.stringify(manifests)).not.toMatch(/NodePort|nodePort|LoadBalancer/);
     expect(findOne(manifests, 'Ingress').spec.tls).toEqual([{ hosts: ['registry.mycorp.local'], secretName: 'registry-tls' }]);
   });
