@@ -7,6 +7,7 @@ import {
 import * as k8s from '../../imports/k8s';
 import { API_ACCESS_MOUNT, API_ACCESS_VOLUME, TMP_VOLUME } from '../access/restricted-pod';
 import { IMAGES } from '../images';
+import { UniqueObjectsCheck } from '../unique-objects';
 import { PrivateRegistry } from '../registry/private-registry';
 import { invalid, isDnsLabel, validateEnum, validateNamespace, validateObjectName, validatePinnedImage } from '../validation';
 
@@ -319,6 +320,7 @@ export class NodeTrust extends Construct {
     });
 
     this.node.addValidation({ validate: () => this.checkNamespaceAdmitsPrivilegedPods() });
+    UniqueObjectsCheck.addTo(this);
   }
 
   /** Refuses a namespace that a Namespace object of the app labels to enforce baseline or restricted. */
