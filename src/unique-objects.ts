@@ -43,15 +43,16 @@ export class UniqueObjectsCheck {
   public static duplicates(scope: IConstruct): string[] {
     const owners = new Map<string, string[]>();
     for (const apiObject of App.of(scope).node.findAll().filter((c): c is ApiObject => c instanceof ApiObject)) {
-      const json = apiObject.toJson();
-      const name: string | undefined = json.metadata?.name;
+      // The declared identity, without rendering the object (JSON patches are not applied: the
+      // namespace a Chart gives a cluster-scoped object is ignored by kind instead).
+      const name = apiObject.metadata.name;
       if (name === undefined) {
         continue; // generateName: the API server makes it unique
       }
-      const apiVersion: string = json.apiVersion;
+      const apiVersion = apiObject.apiVersion;
       const group = apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '';
-      const namespace = UniqueObjectsCheck.CLUSTER_SCOPED_KINDS.includes(`${group}/${json.kind}`) ? undefined : json.metadata.namespace;
-      const identity = `${json.kind} "${name}"${namespace === undefined ? '' : ` in namespace "${namespace}"`} (API group "${group || 'core'}")`;
+      const namespace = UniqueObjectsCheck.CLUSTER_SCOPED_KINDS.includes(`${group}/${apiObject.kind}`) ? undefined : apiObject.metadata.namespace;
+      const identity = `${apiObject.kind} "${name}"${namespace === undefined ? '' : ` in namespace "${namespace}"`} (API group "${group || 'core'}")`;
       owners.set(identity, [...(owners.get(identity) ?? []), apiObject.node.path]);
     }
     return [...owners].filter(([, paths]) => paths.length > 1).map(([identity, paths]) =>
