@@ -16,7 +16,7 @@ export class UniqueObjectsCheck {
    * Kinds (`<group>/<kind>`, core group empty) that have no namespace: an object of one is the
    * same object whatever namespace a Chart gave it.
    */
-  public static readonly CLUSTER_SCOPED_KINDS: readonly string[] = [
+  public static readonly CLUSTER_SCOPED_KINDS: string[] = [
     '/Namespace', '/Node', '/PersistentVolume',
     'admissionregistration.k8s.io/MutatingAdmissionPolicy', 'admissionregistration.k8s.io/MutatingAdmissionPolicyBinding',
     'admissionregistration.k8s.io/MutatingWebhookConfiguration', 'admissionregistration.k8s.io/ValidatingAdmissionPolicy',
