@@ -7,8 +7,8 @@ import {
 import * as k8s from '../../imports/k8s';
 import { API_ACCESS_MOUNT, API_ACCESS_VOLUME, TMP_VOLUME } from '../access/restricted-pod';
 import { IMAGES } from '../images';
-import { UniqueObjectsCheck } from '../unique-objects';
 import { PrivateRegistry } from '../registry/private-registry';
+import { UniqueObjectsCheck } from '../unique-objects';
 import { invalid, isDnsLabel, validateEnum, validateNamespace, validateObjectName, validatePinnedImage } from '../validation';
 
 /** The key of the CA certificate in the ConfigMap NodeTrust reads it from. */
