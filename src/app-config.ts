@@ -2,8 +2,7 @@ import { Size } from 'cdk8s';
 import { PolicyMode } from './policy/trusted-image-policy';
 import { HtpasswdSource } from './registry/htpasswd-source';
 import { RegistryStorage } from './registry/registry-storage';
-import { TrustedRegistryChartProps } from './trusted-registry-chart';
-import { validateChartNamespace } from './trusted-registry-chart';
+import { TrustedRegistryChartProps, validateChartNamespace } from './trusted-registry-chart';
 import { invalid, validateClaimSize, validateHost, validateNamespace, validateObjectName, validateUnique } from './validation';
 
 /** The environment variables the default app reads, each optional. */

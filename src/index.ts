@@ -2,6 +2,7 @@ export * from './images';
 export * from './validation';
 export * from './access/credentials-scripts';
 export * from './cluster-scoped';
+export * from './unique-objects';
 export * from './access/htpasswd';
 export * from './access/htpasswd-secret';
 export * from './access/pull-access';

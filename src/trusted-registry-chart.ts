@@ -1,4 +1,5 @@
-import { ApiObject, Chart, ChartProps } from 'cdk8s';
+import { createHash } from 'crypto';
+import { ApiObject, App, Chart, ChartProps } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { PullAccess, PullAccessOptions } from './access/pull-access';
@@ -9,6 +10,7 @@ import { PolicyMode, TrustedImagePolicy } from './policy/trusted-image-policy';
 import { PrivateRegistry, PrivateRegistryProps } from './registry/private-registry';
 import { SelfSignedRegistryCertificate } from './registry/registry-certificate';
 import { NodeTrust, NodeTrustProps } from './tls/node-trust';
+import { UniqueObjectsCheck } from './unique-objects';
 import { invalid, validateHost, validateNamespace } from './validation';
 
 /** The host of the default app's registry. */
@@ -118,6 +120,11 @@ export class TrustedRegistryChart extends Chart {
     const namespace = validateChartNamespace('namespace', props.namespace ?? DEFAULT_NAMESPACE);
     super(scope, id, { ...props, namespace });
     const host = validateHost('host', props.host ?? DEFAULT_HOST);
+    const other = App.of(this).node.findAll().find((construct) => construct instanceof TrustedRegistryChart && construct !== this);
+    if (other) {
+      invalid('TrustedRegistryChart', `must be the only one in its app (its admission policy is one per cluster), got a second one at "${this.node.path}" besides "${other.node.path}": every pod must pass every ValidatingAdmissionPolicy, so two charts' policies would refuse each other's images; to trust several registries, use one TrustedImagePolicy with several 'trustedSources'`, id);
+    }
+    UniqueObjectsCheck.addTo(this);
 
     if (props.createNamespace ?? true) {
       const namespaceObject = new kplus.Namespace(this, 'Namespace', {
@@ -165,7 +172,10 @@ export class TrustedRegistryChart extends Chart {
     const pullNamespaces = props.pullNamespaces ?? [];
     if (pullNamespaces.length > 0) {
       const credentials = this.registry.credentials ? undefined : PullCredentials.fromSecretName(`${this.registry.name}-pull`);
-      this.grantPull('PullAccess', { namespaces: pullNamespaces, serviceAccounts: ['default'] }, credentials);
+      // Named after the chart's namespace, not its construct path (the same in every install of the
+      // default app), so that two installs do not replace each other's Role in a consumer namespace.
+      const name = `${namespace}-pull-access`.length <= 54 ? `${namespace}-pull-access` : `pull-access-${createHash('sha256').update(namespace).digest('hex').slice(0, 12)}`;
+      this.grantPull('PullAccess', { namespaces: pullNamespaces, serviceAccounts: ['default'], name }, credentials);
     }
   }
 

@@ -10,6 +10,7 @@ import { PullAccess, PullAccessOptions } from '../access/pull-access';
 import { IPullCredentials } from '../access/pull-credentials';
 import { RegistryCredentialsGenerator } from '../access/registry-credentials-generator';
 import { IMAGES } from '../images';
+import { UniqueObjectsCheck } from '../unique-objects';
 import {
   invalid, isRepositoryPath, requireChartNamespace, validateEnum, validateHost, validateInteger, validateObjectName, validatePinnedImage, validateServiceName,
 } from '../validation';
@@ -214,6 +215,7 @@ export class PrivateRegistry extends Construct {
 
   constructor(scope: Construct, id: string, props: PrivateRegistryProps) {
     super(scope, id);
+    UniqueObjectsCheck.addTo(this);
     this.host = validateHost('host', props.host);
     this.name = validateServiceName('name', props.name ?? 'registry', REGISTRY_NAME_MAX_LENGTH);
     this.namespace = requireChartNamespace(this, 'its in-cluster DNS names depend on it');

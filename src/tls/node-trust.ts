@@ -8,6 +8,7 @@ import * as k8s from '../../imports/k8s';
 import { API_ACCESS_MOUNT, API_ACCESS_VOLUME, TMP_VOLUME } from '../access/restricted-pod';
 import { IMAGES } from '../images';
 import { PrivateRegistry } from '../registry/private-registry';
+import { UniqueObjectsCheck } from '../unique-objects';
 import { invalid, isDnsLabel, validateEnum, validateNamespace, validateObjectName, validatePinnedImage } from '../validation';
 
 /** The key of the CA certificate in the ConfigMap NodeTrust reads it from. */
@@ -319,6 +320,7 @@ export class NodeTrust extends Construct {
     });
 
     this.node.addValidation({ validate: () => this.checkNamespaceAdmitsPrivilegedPods() });
+    UniqueObjectsCheck.addTo(this);
   }
 
   /** Refuses a namespace that a Namespace object of the app labels to enforce baseline or restricted. */
