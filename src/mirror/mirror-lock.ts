@@ -123,7 +123,9 @@ export class MirrorLock implements IResolver {
   /** cdk8s resolver: replaces image references in pod specs at synth. */
   public resolve(context: ResolutionContext): void {
     if (typeof context.value === 'string' && isImageField(context.key)) {
-      context.replaceValue(this.resolveImage(context.value));
+      const resolved = this.resolveImage(context.value);
+      // cdk8s resolves a replaced value again: replacing it with itself would never end.
+      if (resolved !== context.value) context.replaceValue(resolved);
     }
   }
 }
