@@ -21,11 +21,12 @@ const USAGE = `Usage:
       app's chart from the TRUSTED_REGISTRY_* environment variables).
       Exit status 0 when nothing would be refused, 1 otherwise, 2 on bad input.
 
-  trusted-registry mirror --to HOST[/PATH] --lock FILE [--authfile FILE]
+  trusted-registry mirror --to HOST[/PATH] --lock FILE [--via HOST:PORT] [--authfile FILE]
       [--src-cert-dir DIR] [--dest-cert-dir DIR] [--src-tls-verify=false] [--dest-tls-verify=false] [IMAGES]
       Copies every image listed in IMAGES (one per line, or the JSON of \`preflight --json\`; a file,
       or - / nothing for stdin) by digest with \`skopeo copy --all\` to HOST/PATH/<source host>/<repository>,
       skipping what the registry already holds, and records each in the lock file.
+      --via: where to reach the registry from here (e.g. a kubectl port-forward), when not at HOST.
       Exit status 0 when every image is mirrored, 1 otherwise.
 
   trusted-registry rewrite --lock FILE [--in-place] MANIFEST...
@@ -75,6 +76,7 @@ function preflight(args: string[]): number {
 async function mirror(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
     'to': { type: 'string' },
+    'via': { type: 'string' },
     'lock': { type: 'string' },
     'authfile': { type: 'string' },
     'src-cert-dir': { type: 'string' },
@@ -88,6 +90,7 @@ async function mirror(args: string[]): Promise<number> {
   const lock = MirrorLock.fromFileOrEmpty(values.lock, values.to);
   const result = await mirrorImages(images, {
     lock,
+    via: values.via,
     skopeo: {
       authfile: values.authfile,
       srcCertDir: values['src-cert-dir'],

@@ -28,6 +28,13 @@ export interface MirrorOptions {
   /** Where to copy to and what was copied before; updated in place. */
   readonly lock: MirrorLock;
   readonly skopeo?: SkopeoAccess;
+  /**
+   * `host:port` to reach the destination registry at, when it differs from the host image
+   * references name (e.g. `127.0.0.1:5000` through `kubectl port-forward`). The lock file still
+   * records the destination's name, which is what pods pull.
+   * @default - the destination host
+   */
+  readonly via?: string;
   /** One line per image. */
   readonly log?: (line: string) => void;
 }
@@ -49,7 +56,7 @@ export async function mirrorImages(images: readonly string[], options: MirrorOpt
   const result: MirrorResult = { copied: [], present: [], failed: [] };
   for (const image of [...new Set(images)].sort()) {
     try {
-      const outcome = await mirrorOne(image, options.lock, skopeo);
+      const outcome = await mirrorOne(image, options.lock, skopeo, options.via);
       (outcome === 'copied' ? result.copied : result.present).push(image);
       log(`mirror: ${outcome === 'copied' ? 'copied' : 'present'} ${image} -> ${options.lock.lookup(image)}`);
     } catch (error) {
@@ -61,23 +68,25 @@ export async function mirrorImages(images: readonly string[], options: MirrorOpt
   return result;
 }
 
-async function mirrorOne(image: string, lock: MirrorLock, skopeo: SkopeoRunner): Promise<'copied' | 'present'> {
+async function mirrorOne(image: string, lock: MirrorLock, skopeo: SkopeoRunner, via: string | undefined): Promise<'copied' | 'present'> {
   const source = parseImageReference(image);
   const sourceRepository = `${source.domain}/${source.path}`;
   const target = lock.targetRepository(image);
+  const destinationHost = lock.destination.split('/')[0];
+  const address = via === undefined ? target : `${via}${target.slice(destinationHost.length)}`;
   // The digest: the one the reference pins, the one recorded before, or the source's now.
   const recorded = lock.lookup(image);
   const digest = source.digest
     ?? (recorded?.startsWith(`${target}@`) ? recorded.slice(target.length + 1) : undefined)
     ?? await skopeo.digestOf(`docker://${source.tag ? `${sourceRepository}:${source.tag}` : sourceRepository}`, 'src');
   const mirrored = `${target}@${digest}`;
-  if (await skopeo.exists(`docker://${mirrored}`)) {
+  if (await skopeo.exists(`docker://${address}@${digest}`)) {
     lock.add(image, mirrored);
     return 'present';
   }
   // A tag keeps the copy visible in the registry's catalog and tag list; the lock pins the digest.
   const tag = source.tag ?? digest.replace(':', '-');
-  const written = await skopeo.copy(`docker://${sourceRepository}@${digest}`, `docker://${target}:${tag}`);
+  const written = await skopeo.copy(`docker://${sourceRepository}@${digest}`, `docker://${address}:${tag}`);
   if (written !== digest) {
     throw new Error(`the copy has digest ${written}, not ${digest}`);
   }
