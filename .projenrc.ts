@@ -20,9 +20,9 @@ const project = new typescript.TypeScriptProject({
   libdir: 'lib',
   peerDeps: ['cdk8s@^2.70.0', 'constructs@^10.4.0'],
   // node-forge: the opt-in self-signed certificate, built synchronously (constructs cannot await).
-  // @bufbuild/cel and yaml: the shipped `trusted-registry preflight` command evaluates the
+  // @bufbuild/cel (with its RE2 engine, @bufbuild/re2) and yaml: the shipped `trusted-registry preflight` command evaluates the
   // synthesized policy (YAML) with a real CEL engine.
-  deps: ['cdk8s-plus-27@^2.9.5', 'bcryptjs@^3.0.2', 'node-forge@^1.3.1', '@bufbuild/cel@^0.6.1', 'yaml@^2.6.0'],
+  deps: ['cdk8s-plus-27@^2.9.5', 'bcryptjs@^3.0.2', 'node-forge@^1.3.1', '@bufbuild/cel@^0.6.1', '@bufbuild/re2@^0.6.1', 'yaml@^2.6.0'],
   bin: { 'trusted-registry': 'lib/src/cli.js' },
   devDeps: [
     'cdk8s-cli@^2.200.0',
