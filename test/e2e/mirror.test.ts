@@ -1,11 +1,12 @@
 import { spawnSync } from 'child_process';
+import { createHash } from 'crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { Testing } from 'cdk8s';
 import { stringify } from 'yaml';
 import { TrustedImagePolicy } from '../../src';
 import { describeWithBinaries } from '../util/binaries';
-import { writeOciImage } from './oci-image';
+import { OCI_MANIFEST_MEDIA_TYPE, writeOciImage } from './oci-image';
 import { freeLoopbackPort, RegistryProcess } from './registry-process';
 import { Skopeo } from './skopeo';
 import { useRegistryFixture } from './use-registry-fixture';
@@ -17,6 +18,33 @@ import { useRegistryFixture } from './use-registry-fixture';
 // preflight then has nothing to refuse.
 
 const CLI = join(__dirname, '..', '..', 'lib', 'src', 'cli.js');
+const OCI_INDEX_MEDIA_TYPE = 'application/vnd.oci.image.index.v1+json';
+
+/**
+ * An OCI layout whose `tag` is an image index of two single-platform images (linux/amd64 and
+ * linux/arm64): what a multi-arch image on a public registry is. Returns the index digest and the
+ * digests of both platform manifests.
+ */
+function writeMultiPlatformImage(dir: string, tag: string): { indexDigest: string; manifestDigests: string[] } {
+  const platforms = [{ os: 'linux', architecture: 'amd64' }, { os: 'linux', architecture: 'arm64' }];
+  const images = platforms.map((_, i) => writeOciImage(dir, { tag: `platform-${i}`, layerSizes: [2048] }));
+  const index = Buffer.from(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: OCI_INDEX_MEDIA_TYPE,
+    manifests: images.map((image, i) => ({
+      mediaType: OCI_MANIFEST_MEDIA_TYPE, digest: image.manifestDigest, size: image.blobs.get(image.manifestDigest)!.length, platform: platforms[i],
+    })),
+  }));
+  const indexDigest = `sha256:${createHash('sha256').update(index).digest('hex')}`;
+  writeFileSync(join(dir, 'blobs', 'sha256', indexDigest.slice('sha256:'.length)), index);
+  // The layout's own index.json names only the multi-platform index, under `tag`.
+  writeFileSync(join(dir, 'index.json'), JSON.stringify({
+    schemaVersion: 2,
+    mediaType: OCI_INDEX_MEDIA_TYPE,
+    manifests: [{ mediaType: OCI_INDEX_MEDIA_TYPE, digest: indexDigest, size: index.length, annotations: { 'org.opencontainers.image.ref.name': tag } }],
+  }));
+  return { indexDigest, manifestDigests: images.map((image) => image.manifestDigest) };
+}
 const HOST = 'registry.example.com';
 
 describeWithBinaries('trusted-registry mirror against real registries', ['docker-registry', 'skopeo', 'openssl', 'kubectl'], () => {
@@ -120,6 +148,29 @@ describeWithBinaries('trusted-registry mirror against real registries', ['docker
     const preflight = cli(['preflight', '--manifests', join(dir, 'policy.yaml'), join(dir, 'app.yaml')]);
     expect(preflight.stdout).toContain('Nothing would be refused.');
     expect(preflight.status).toBe(0);
+  });
+
+  test('a multi-platform image is mirrored with every platform, under its index digest', async () => {
+    // GIVEN a two-platform image index pushed upstream (every platform: --all)
+    const multi = writeMultiPlatformImage(join(dir, 'multi-layout'), '2.0');
+    const push = spawnSync('skopeo', ['--insecure-policy', 'copy', '--quiet', '--all', '--preserve-digests', '--dest-tls-verify=false', '--dest-no-creds',
+      `oci:${join(dir, 'multi-layout')}:2.0`, `docker://${upstreamAddr}/team/multi:2.0`], { encoding: 'utf-8', env: { PATH: process.env.PATH, HOME: join(dir, 'home') } });
+    expect(push.stderr).toBe('');
+    expect(push.status).toBe(0);
+
+    // WHEN it is mirrored by tag
+    const image = `${upstreamAddr}/team/multi:2.0`;
+    const mirror = cli(mirrorArgs(), `${image}\n`);
+    expect(mirror.status).toBe(0);
+
+    // THEN the lock pins the index digest, and the target serves the index and both platforms
+    const repository = `mirror/${upstreamAddr.replace(':', '-')}/team/multi`;
+    expect(JSON.parse(readFileSync(join(dir, 'images.lock.json'), 'utf-8')).images[image]).toBe(`${HOST}/${repository}@${multi.indexDigest}`);
+    for (const digest of [multi.indexDigest, ...multi.manifestDigests]) {
+      const raw = spawnSync('skopeo', ['inspect', '--raw', '--cert-dir', target.pki!.caDir, '--authfile', join(dir, 'auth.json'), `docker://${target.materialized.addr}/${repository}@${digest}`], { env: { PATH: process.env.PATH, HOME: join(dir, 'home') } });
+      expect([digest, raw.status]).toEqual([digest, 0]);
+      expect(`sha256:${createHash('sha256').update(raw.stdout).digest('hex')}`).toBe(digest);
+    }
   });
 
   test('rewrite refuses a manifest with an image the lock file lacks', () => {
