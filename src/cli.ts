@@ -1,15 +1,14 @@
 #!/usr/bin/env node
 import { readFileSync, writeFileSync } from 'fs';
 import { parseArgs } from 'util';
-import { App } from 'cdk8s';
 import { parseAllDocuments } from 'yaml';
-import { chartPropsFromEnv } from './app-config';
-import { MirrorLock } from './mirror/mirror-lock';
-import { mirrorImages } from './mirror/mirror';
-import { rewriteManifestImages } from './mirror/rewrite';
 import { PolicyEvaluator } from './preflight/policy-evaluator';
 import { DUMP_COMMAND, formatReport, parseDump, runPreflight } from './preflight/preflight';
-import { TrustedRegistryChart } from './trusted-registry-chart';
+
+// Modules are loaded by the command that needs them: preflight on a synthesized file loads neither
+// cdk8s nor cdk8s-plus-27, which take most of a cold start.
+type MirrorModules = typeof import('./mirror/mirror') & typeof import('./mirror/mirror-lock') & typeof import('./mirror/rewrite');
+const mirrorModules = (): MirrorModules => ({ ...require('./mirror/mirror'), ...require('./mirror/mirror-lock'), ...require('./mirror/rewrite') });
 
 // `trusted-registry <command>`: the rollout tools shipped with the package (README, "Rolling out").
 
@@ -86,6 +85,7 @@ async function mirror(args: string[]): Promise<number> {
   });
   if (!values.to || !values.lock) throw new UsageError('mirror needs --to and --lock');
   if (positionals.length > 1) throw new UsageError('mirror reads one image list');
+  const { MirrorLock, mirrorImages } = mirrorModules();
   const images = parseImageList(readInput(positionals[0]));
   const lock = MirrorLock.fromFileOrEmpty(values.lock, values.to);
   const result = await mirrorImages(images, {
@@ -115,6 +115,7 @@ function rewrite(args: string[]): number {
   });
   if (!values.lock) throw new UsageError('rewrite needs --lock');
   if (positionals.length === 0) throw new UsageError('rewrite needs at least one manifest file');
+  const { MirrorLock, rewriteManifestImages } = mirrorModules();
   const lock = MirrorLock.fromFile(values.lock);
   for (const file of positionals) {
     const text = readInput(file);
@@ -156,6 +157,9 @@ function readYaml(file: string): unknown[] {
 
 /** The default app's chart, as `cdk8s synth` would write it, built in memory. */
 function defaultAppManifests(): unknown[] {
+  const { App } = require('cdk8s') as typeof import('cdk8s');
+  const { chartPropsFromEnv } = require('./app-config') as typeof import('./app-config');
+  const { TrustedRegistryChart } = require('./trusted-registry-chart') as typeof import('./trusted-registry-chart');
   const chart = new TrustedRegistryChart(new App(), 'trusted-registry', chartPropsFromEnv(process.env));
   return chart.toJson();
 }

@@ -51,6 +51,9 @@ export interface MirrorResult {
  * each in the lock. A failing image is reported and the others continue.
  */
 export async function mirrorImages(images: readonly string[], options: MirrorOptions): Promise<MirrorResult> {
+  if (options.via !== undefined && !/^[A-Za-z0-9.-]+(?::[0-9]+)?$/.test(options.via)) {
+    throw new Error(`'via' must be host or host:port, got ${JSON.stringify(options.via)}`);
+  }
   const skopeo = new SkopeoRunner(options.skopeo ?? {});
   const log = options.log ?? (() => undefined);
   const result: MirrorResult = { copied: [], present: [], failed: [] };

@@ -173,17 +173,32 @@ export class PolicyEvaluator {
   }
 }
 
-/** RE2JS with compiled patterns kept, so the matcher's DFA cache survives between calls. */
+/**
+ * RE2JS with each pattern compiled once, and each pattern's answers remembered: a cluster runs
+ * few distinct images, each checked once per object. Answers per pattern are bounded.
+ */
 class CachingRe2 {
-  private readonly compiled = new Map<string, RE2JS>();
+  private static readonly MAX_ANSWERS = 100_000;
+  private readonly matchers = new Map<string, { test(input: string): boolean }>();
 
-  compile(pattern: string): RE2JS {
-    let regex = this.compiled.get(pattern);
-    if (!regex) {
-      regex = RE2JS.compile(pattern);
-      this.compiled.set(pattern, regex);
+  compile(pattern: string): { test(input: string): boolean } {
+    let matcher = this.matchers.get(pattern);
+    if (!matcher) {
+      const regex = RE2JS.compile(pattern);
+      const answers = new Map<string, boolean>();
+      matcher = {
+        test(input: string): boolean {
+          let answer = answers.get(input);
+          if (answer === undefined) {
+            answer = regex.test(input);
+            if (answers.size < CachingRe2.MAX_ANSWERS) answers.set(input, answer);
+          }
+          return answer;
+        },
+      };
+      this.matchers.set(pattern, matcher);
     }
-    return regex;
+    return matcher;
   }
 }
 
@@ -272,11 +287,26 @@ function selectorMatches(selector: any, labels: Record<string, string>): boolean
 
 /** Drops null fields and turns null list items into `{}`, as decoding into Go structs does. */
 function decodeLikeApiServer(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map((item) => (item === null ? {} : decodeLikeApiServer(item)));
+  // Objects from a cluster rarely hold a null: copy only those that do.
+  return holdsNull(value) ? decodeNulls(value) : value;
+}
+
+function holdsNull(value: unknown): boolean {
+  if (value === null) return true;
+  if (typeof value !== 'object') return false;
+  if (Array.isArray(value)) return value.some(holdsNull);
+  for (const key in value) {
+    if (holdsNull((value as Record<string, unknown>)[key])) return true;
+  }
+  return false;
+}
+
+function decodeNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map((item) => (item === null ? {} : decodeNulls(item)));
   if (value !== null && typeof value === 'object') {
     const decoded: Record<string, unknown> = {};
     for (const [key, item] of Object.entries(value)) {
-      if (item !== null) decoded[key] = decodeLikeApiServer(item);
+      if (item !== null) decoded[key] = decodeNulls(item);
     }
     return decoded;
   }

@@ -177,3 +177,20 @@ spec:
     expect(() => rewriteManifestImages(missing, lock())).toThrow('not in the lock file (mirrored into registry.mycorp.local/mirror): "alpine", "redis:7"; run `trusted-registry mirror` for them first');
   });
 });
+
+describe('mirrorImages', () => {
+  test('fails if given a via that is not host[:port]', async () => {
+    const { mirrorImages } = await import('../../src/mirror/mirror');
+    await expect(mirrorImages(['nginx'], { lock: lock(), via: 'https://127.0.0.1:5000' })).rejects.toThrow(`'via' must be host or host:port, got "https://127.0.0.1:5000"`);
+  });
+
+  test('a skopeo that cannot run fails each image by name and the others continue', async () => {
+    const { mirrorImages } = await import('../../src/mirror/mirror');
+    const result = await mirrorImages([`quay.io/a/b@${DIGEST_A}`, 'not a reference'], { lock: lock(), skopeo: { command: '/nonexistent/skopeo' } });
+    expect(result.copied).toEqual([]);
+    expect(result.failed).toEqual([
+      { image: 'not a reference', error: '"not a reference" is not an image reference: the repository must be lowercase "/"-separated components' },
+      { image: `quay.io/a/b@${DIGEST_A}`, error: 'cannot run skopeo: spawn /nonexistent/skopeo ENOENT' },
+    ]);
+  });
+});

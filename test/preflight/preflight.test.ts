@@ -173,6 +173,13 @@ describeWithBinaries('trusted-registry preflight', ['kubectl'], () => {
 
     const cli = (args: string[], input?: string) => spawnSync(process.execPath, [CLI, ...args], { input, encoding: 'utf-8', env: { PATH: process.env.PATH } });
 
+    test('is the package\'s trusted-registry bin, runnable as a script', () => {
+      const bin = JSON.parse(require('fs').readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf-8')).bin;
+      expect(bin).toEqual({ 'trusted-registry': 'lib/src/cli.js' });
+      expect(require('fs').readFileSync(CLI, 'utf-8')).toMatch(/^#!\/usr\/bin\/env node\n/);
+      expect(cli(['--help']).stdout).toContain('trusted-registry preflight');
+    });
+
     test('reads the synthesized YAML and a dump file, prints the report and exits 1 when something would be refused', () => {
       const result = cli(['preflight', '--manifests', join(dir, 'chart.yaml'), join(dir, 'dump.json')]);
       expect(result.status).toBe(1);
