@@ -12,6 +12,7 @@ export * from './access/restricted-pod';
 export * from './network/cidr';
 export * from './network/registry-network-policy';
 export * from './policy/trusted-image-policy';
+export { MirrorLock } from './mirror/mirror-lock';
 export * from './registry/htpasswd-source';
 export * from './registry/private-registry';
 export * from './registry/registry-certificate';
