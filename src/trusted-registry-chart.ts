@@ -7,13 +7,12 @@ import { IPullCredentials, PullCredentials } from './access/pull-credentials';
 import { makeClusterScoped } from './cluster-scoped';
 import { RegistryNetworkPolicy, RegistryNetworkPolicyProps } from './network/registry-network-policy';
 import { PolicyMode, TrustedImagePolicy } from './policy/trusted-image-policy';
-import { validateEnum } from './policy/validate-enum';
 import { PrivateRegistry, PrivateRegistryProps } from './registry/private-registry';
 import { SelfSignedRegistryCertificate } from './registry/registry-certificate';
 import { CertManagerCertificate } from './tls/cert-manager-certificate';
 import { NodeTrust, NodeTrustProps } from './tls/node-trust';
 import { UniqueObjectsCheck } from './unique-objects';
-import { invalid, validateHost, validateNamespace, validateUnique } from './validation';
+import { invalid, validateHost, validateNamespace, validateEnumMember, validateUnique } from './validation';
 
 /** Namespaces every cluster has, which nobody can claim by creating them. */
 const SYSTEM_NAMESPACES = ['default', 'kube-node-lease', 'kube-public', 'kube-system'];
@@ -194,7 +193,7 @@ export class TrustedRegistryChart extends Chart {
         exemptNamespaces.push(required);
       }
     }
-    const mode = validateEnum('policyMode', props.policyMode ?? PolicyMode.ENFORCE, PolicyMode, 'PolicyMode');
+    const mode = validateEnumMember('policyMode', props.policyMode ?? PolicyMode.ENFORCE, PolicyMode, 'PolicyMode');
     this.policy = new TrustedImagePolicy(this, 'Policy', {
       trustedSources: [host],
       exemptNamespaces,

@@ -10,8 +10,7 @@ import {
   ValidatingAdmissionPolicySpec,
 } from '../../imports/k8s';
 import { makeClusterScoped } from '../cluster-scoped';
-import { validateEnum } from './validate-enum';
-import { invalid, REPOSITORY_COMPONENT, validateHost, validateNamespace, validateObjectName, validateUnique } from '../validation';
+import { invalid, REPOSITORY_COMPONENT, validateHost, validateNamespace, validateObjectName, validateEnumMember, validateUnique } from '../validation';
 
 /** What the API server does with a request that breaks the policy. */
 export enum PolicyMode {
@@ -193,7 +192,7 @@ export class TrustedImagePolicy extends Construct {
     this.bindingName = this.policyName;
     this.trustedSources = normalizeTrustedSources(props.trustedSources);
     this.exemptNamespaces = normalizeExemptNamespaces(props.exemptNamespaces ?? DEFAULT_EXEMPT_NAMESPACES);
-    this.mode = validateEnum('mode', props.mode ?? PolicyMode.ENFORCE, PolicyMode, 'PolicyMode');
+    this.mode = validateEnumMember('mode', props.mode ?? PolicyMode.ENFORCE, PolicyMode, 'PolicyMode');
     if (this.mode === PolicyMode.ENFORCE && !this.exemptNamespaces.includes(KUBE_SYSTEM) && props.enforceInKubeSystem !== true) {
       invalid('exemptNamespaces', `must include "${KUBE_SYSTEM}" in enforce mode unless 'enforceInKubeSystem' is true: `
         + 'the cluster\'s own components (CoreDNS, kube-proxy, the CNI) run there from public images and would be refused when '
@@ -203,7 +202,7 @@ export class TrustedImagePolicy extends Construct {
 
     const policySpec = this.policySpec(props.workloads ?? true);
     const bindingSpec = this.bindingSpec();
-    const apiVersion = validateEnum('apiVersion', props.apiVersion ?? AdmissionPolicyApiVersion.V1, AdmissionPolicyApiVersion, 'AdmissionPolicyApiVersion');
+    const apiVersion = validateEnumMember('apiVersion', props.apiVersion ?? AdmissionPolicyApiVersion.V1, AdmissionPolicyApiVersion, 'AdmissionPolicyApiVersion');
     if (apiVersion === AdmissionPolicyApiVersion.V1) {
       this.policy = new KubeValidatingAdmissionPolicy(this, 'Resource', { metadata: { name: this.policyName }, spec: policySpec });
       this.binding = new KubeValidatingAdmissionPolicyBinding(this, 'Binding', { metadata: { name: this.bindingName }, spec: bindingSpec });
