@@ -18,10 +18,10 @@ kind: Policy
 omitStages: [RequestReceived]
 rules:
   - level: Metadata
-    verbs: [create, update, patch]
+    verbs: [create, update, patch, delete]
     resources:
       - group: ""
-        resources: [pods, pods/ephemeralcontainers, replicationcontrollers]
+        resources: [pods, pods/*, replicationcontrollers]
       - group: apps
       - group: batch
   - level: None

@@ -196,10 +196,13 @@ class Review {
       }
     }
 
-    const auditAnnotations: Record<string, string> = auditFailures.length === 0 ? {} : { [VALIDATION_FAILURE_ANNOTATION]: JSON.stringify(auditFailures) };
+    // The API server writes the annotation for the first failure only: a later failure's value
+    // differs, and admission annotations cannot be overwritten (the server logs and drops it).
+    const auditAnnotations: Record<string, string> = auditFailures.length === 0 ? {} : { [VALIDATION_FAILURE_ANNOTATION]: JSON.stringify(auditFailures.slice(0, 1)) };
+    const delivered = warningHeaders(warnings);
     const result: AdmissionResult = denials.length > 0
-      ? { allowed: false, denial: denials[0], warnings, auditAnnotations, evaluatedPolicies }
-      : { allowed: true, warnings, auditAnnotations, evaluatedPolicies };
+      ? { allowed: false, denial: denials[0], warnings: delivered, auditAnnotations, evaluatedPolicies }
+      : { allowed: true, warnings: delivered, auditAnnotations, evaluatedPolicies };
     return { result, trace: this.trace, costExceeded: this.costExceeded };
   }
 
@@ -305,6 +308,43 @@ class Review {
     if ((scope === 'Namespaced' && namespace === '') || (scope === 'Cluster' && namespace !== '')) return false;
     return (rule.resources as string[]).some((entry) => resourceEntryMatches(entry, resource.resource, subResource ?? ''));
   }
+}
+
+const WARNINGS_TRUNCATE_AT_TOTAL_RUNES = 4 * 1024;
+const WARNING_TRUNCATED_RUNES = 256;
+
+/**
+ * The warnings a client receives as `Warning` headers (k8s.io/apiserver endpoints/filters
+ * warning.go): empty and repeated texts are dropped, so is a text holding a control character
+ * (e.g. a tab in a refused image name), and once the texts add up to more than 4096 characters
+ * every one is cut to 256.
+ */
+export function warningHeaders(texts: readonly string[]): string[] {
+  const runes = (text: string) => [...text].length;
+  const cut = (text: string) => (runes(text) > WARNING_TRUNCATED_RUNES ? [...text].slice(0, WARNING_TRUNCATED_RUNES).join('') : text);
+  const valid = (text: string) => !/\p{Cc}/u.test(text);
+  const recorded: string[] = [];
+  let headers: string[] = [];
+  let written = 0;
+  let truncating = false;
+  for (const text of texts) {
+    if (text === '') continue;
+    if (written >= WARNINGS_TRUNCATE_AT_TOTAL_RUNES && truncating) break;
+    if (recorded.includes(text)) continue;
+    recorded.push(text);
+    const header = truncating ? cut(text) : text;
+    if (!valid(header)) continue;
+    if (written + runes(header) <= WARNINGS_TRUNCATE_AT_TOTAL_RUNES || truncating) {
+      written += runes(header);
+      headers.push(header);
+      continue;
+    }
+    // Over the limit: start again with every warning so far cut short.
+    truncating = true;
+    headers = recorded.map(cut).filter(valid);
+    written = headers.reduce((sum, h) => sum + runes(h), 0);
+  }
+  return headers;
 }
 
 /** `pods`, `pods/ephemeralcontainers`, `pods/*`, `*` and `*` + `/*` as the API server reads them. */
