@@ -15,6 +15,8 @@ import { kubeVersions, missingKubePrerequisites } from '../test/kube/versions';
 
 const smoke = process.argv.includes('--smoke');
 const SAMPLES = smoke ? 30 : 400;
+/** Bound and unbound blocks alternate this many times each. */
+const BLOCKS = smoke ? 2 : 8;
 const WARM_UP = smoke ? 5 : 40;
 const CONTAINER_COUNTS = [1, 10, 100];
 const DIGEST = `sha256:${'0123456789abcdef'.repeat(4)}`;
@@ -61,39 +63,59 @@ async function main(): Promise<void> {
       if (mode === 'real') await client.expectOk('DELETE', `/api/v1/namespaces/${namespace}/pods/${name}?gracePeriodSeconds=0`);
       return elapsed;
     };
-    /** Samples of the given conditions, interleaved request by request so that drift lands on all alike. */
-    const measure = async (conditions: Array<[Condition, string]>) => {
-      const samples: Record<string, number[]> = {};
+    const samples: Record<string, number[]> = {};
+    /** `perBlock` samples of each condition per size and mode, interleaved request by request. */
+    const measure = async (conditions: Array<[Condition, string]>, perBlock: number) => {
       for (const containers of CONTAINER_COUNTS) {
         for (const mode of ['dryRun', 'real'] as Mode[]) {
-          for (let i = 0; i < WARM_UP; i++) for (const [, namespace] of conditions) await create(namespace, containers, mode);
-          for (let i = 0; i < SAMPLES; i++) {
+          for (let i = 0; i < perBlock; i++) {
             for (const [condition, namespace] of (i % 2 === 0 ? conditions : [...conditions].reverse())) {
               (samples[`${condition}/${mode}/${containers}`] ??= []).push(await create(namespace, containers, mode));
             }
           }
         }
       }
-      return samples;
     };
 
-    // No policy at all.
-    const unbound = await measure([['none', CHECKED]]);
-
-    // The policy bound (as the chart binds it), enforcing in CHECKED and exempting EXEMPT.
+    // The policy (as the chart binds it), enforcing in CHECKED and exempting EXEMPT; bound and
+    // unbound in alternating blocks, so that the machine's drift lands on both sides alike.
     const chart = Testing.chart();
     new TrustedImagePolicy(chart, 'Policy', { trustedSources: ['registry.mycorp.local'], exemptNamespaces: ['kube-system', EXEMPT] });
-    for (const manifest of Testing.synth(chart) as any[]) {
-      const plural = manifest.kind === 'ValidatingAdmissionPolicy' ? 'validatingadmissionpolicies' : 'validatingadmissionpolicybindings';
-      await client.expectOk('POST', `/apis/admissionregistration.k8s.io/v1/${plural}`, { body: manifest });
-    }
-    await client.waitFor('the policy to be in force', async () => {
-      const refused = await client.request('POST', `/api/v1/namespaces/${CHECKED}/pods?dryRun=All`, { body: { ...pod('probe', 1), spec: { containers: [{ name: 'c', image: 'nginx' }] } } });
-      return refused.status === 422 && /ValidatingAdmissionPolicy/.test(refused.body.message);
-    });
-    const bound = await measure([['policy', CHECKED], ['exempt', EXEMPT]]);
+    const manifests = Testing.synth(chart) as any[];
+    const path = (manifest: any) => `/apis/admissionregistration.k8s.io/v1/${manifest.kind === 'ValidatingAdmissionPolicy' ? 'validatingadmissionpolicies' : 'validatingadmissionpolicybindings'}`;
+    const probe = async () => {
+      const response = await client.request('POST', `/api/v1/namespaces/${CHECKED}/pods?dryRun=All`, { body: { ...pod('probe', 1), spec: { containers: [{ name: 'c', image: 'nginx' }] } } });
+      return response.status === 422 && /ValidatingAdmissionPolicy/.test(response.body.message);
+    };
+    const bind = async () => {
+      for (const manifest of manifests) await client.expectOk('POST', path(manifest), { body: manifest });
+      await client.waitFor('the policy to be in force', probe);
+    };
+    const unbind = async () => {
+      for (const manifest of [...manifests].reverse()) await client.expectOk('DELETE', `${path(manifest)}/${manifest.metadata.name}`);
+      await client.waitFor('the policy to be gone', async () => !(await probe()));
+    };
+    const unboundBlock = () => measure([['none', CHECKED]], SAMPLES / BLOCKS);
+    const boundBlock = async () => {
+      await bind();
+      await measure([['policy', CHECKED], ['exempt', EXEMPT]], SAMPLES / BLOCKS);
+      await unbind();
+    };
 
-    console.log(JSON.stringify({ version, samples: SAMPLES, warmUp: WARM_UP, containerCounts: CONTAINER_COUNTS, ms: { ...unbound, ...bound } }));
+    // Warm-up (discarded): the first requests of each shape pay for caches and connections.
+    await measure([['none', CHECKED]], WARM_UP);
+    for (const key of Object.keys(samples)) delete samples[key];
+    for (let block = 0; block < BLOCKS; block++) {
+      if (block % 2 === 0) {
+        await unboundBlock();
+        await boundBlock();
+      } else {
+        await boundBlock();
+        await unboundBlock();
+      }
+    }
+
+    console.log(JSON.stringify({ version, samples: SAMPLES, blocks: BLOCKS, warmUp: WARM_UP, containerCounts: CONTAINER_COUNTS, ms: samples }));
   } finally {
     client.close();
     plane.stop();

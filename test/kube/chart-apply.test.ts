@@ -174,6 +174,19 @@ describeWithKube('chart output on a real API server', (cluster) => {
       }
     });
 
+    test('the controllers create the pods of every Deployment, StatefulSet and Job (admitted for real)', async () => {
+      // DaemonSets need nodes and CronJobs their schedule; the dry-run pods above cover their templates.
+      const owners = manifests.filter((m) => ['Deployment', 'StatefulSet', 'Job'].includes(m.kind));
+      expect(owners.length).toBeGreaterThan(0);
+      for (const owner of owners) {
+        const selector = owner.kind === 'Job'
+          ? `batch.kubernetes.io/job-name=${owner.metadata.name}`
+          : Object.entries(owner.spec.selector.matchLabels as Record<string, string>).map(([key, value]) => `${key}=${value}`).join(',');
+        const path = `/api/v1/namespaces/${owner.metadata.namespace}/pods?labelSelector=${encodeURIComponent(selector)}`;
+        await client.waitFor(`a pod of ${owner.kind} ${owner.metadata.name}`, async () => (await client.expectOk('GET', path)).body.items.length > 0, 90_000);
+      }
+    }, 300_000);
+
     test('namespaces the chart creates enforce the restricted Pod Security Standard', async () => {
       const namespaces = manifests.filter((m) => m.kind === 'Namespace');
       expect(namespaces).toHaveLength(1);

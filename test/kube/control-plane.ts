@@ -84,11 +84,6 @@ export class ControlPlane {
     return this.clusterInfo;
   }
 
-  /** PIDs of the component processes still running. */
-  public get pids(): number[] {
-    return this.components.filter((c) => c.process.exitCode === null && c.process.signalCode === null).map((c) => c.process.pid!);
-  }
-
   /** Kills every component (SIGKILL, by PID) and the watchdog; removes the work directory unless kept. */
   public stop(): void {
     for (const component of [...this.components].reverse()) {
