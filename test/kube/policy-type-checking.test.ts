@@ -39,7 +39,7 @@ interface TypeIssue {
 }
 
 /** Splits a status.typeChecking warning ("<group>/<version>, Kind=<Kind>: ERROR: <input>:1:2: <issue>\n | ...") into issues. */
-export function parseTypeWarning(warning: string): TypeIssue[] {
+function parseTypeWarning(warning: string): TypeIssue[] {
   const issues: TypeIssue[] = [];
   let kind = '';
   for (const line of warning.split('\n')) {

@@ -66,13 +66,17 @@ const WORKLOADS = {
 } as const;
 type WorkloadKind = keyof typeof WORKLOADS;
 
-function workload(kind: WorkloadKind, spec: unknown) {
-  const template = { metadata: { labels: { app: 'x' } }, spec };
-  const workloadSpec = kind === 'CronJob' ? { schedule: '* * * * *', jobTemplate: { spec: { template } } } : { template };
+/** A workload the API server accepts: a selector matching the template, and jobs' pods not restarting forever. */
+function workload(kind: WorkloadKind, spec: object) {
+  const labels = { app: 'x' };
+  const template = { metadata: { labels }, spec: kind === 'Job' || kind === 'CronJob' ? { restartPolicy: 'Never', ...spec } : spec };
+  // Jobs get a generated selector; ReplicationControllers select by a plain map.
+  const selector = kind === 'Job' || kind === 'CronJob' ? undefined : kind === 'ReplicationController' ? labels : { matchLabels: labels };
+  const workloadSpec = kind === 'CronJob' ? { schedule: '* * * * *', jobTemplate: { spec: { template } } } : { ...(selector && { selector }), template };
   return { apiVersion: WORKLOADS[kind].apiVersion, kind, metadata: { name: 'app', namespace: 'apps' }, spec: workloadSpec };
 }
 
-function createWorkload(kind: WorkloadKind, spec: unknown): AdmissionRequest {
+function createWorkload(kind: WorkloadKind, spec: object): AdmissionRequest {
   return { operation: 'CREATE', resource: WORKLOADS[kind].resource, namespace: 'apps', object: workload(kind, spec) };
 }
 
@@ -185,7 +189,7 @@ const LEGACY = podSpec(['nginx:1.27', GOOD], {
   volumes: [{ name: 'data', image: { reference: 'quay.io/data/set:v1' } }],
 });
 
-function updateWorkload(kind: WorkloadKind, oldSpec: unknown, newSpec: unknown, change: (object: any) => void = () => {}): AdmissionRequest {
+function updateWorkload(kind: WorkloadKind, oldSpec: object, newSpec: object, change: (object: any) => void = () => {}): AdmissionRequest {
   const object: any = workload(kind, newSpec);
   change(object);
   return { operation: 'UPDATE', resource: WORKLOADS[kind].resource, namespace: 'apps', object, oldObject: workload(kind, oldSpec) };
@@ -227,4 +231,20 @@ const updates: AdmissionCase[] = [
   { name: 'UPDATE of an old pod to an unpinned trusted image', why: 'a changed slot is checked for the digest too', request: updatePod(LEGACY, { ...LEGACY, containers: [{ name: 'c0', image: 'registry.mycorp.local/team/app:v2' }, { name: 'c1', image: GOOD }] }), decision: 'refuse', reason: `${UNPINNED} (name[:tag]@sha256:<64 lowercase hex>), refused: "registry.mycorp.local/team/app:v2"` },
 ];
 
-export const CORPUS: readonly AdmissionCase[] = [...allowed, ...refusedImages, ...refusedPods, ...updates];
+/**
+ * The API server stops a CEL evaluation past 1,000,000 cost units (PerCallLimit), and the policy
+ * then fails closed. The `unpinnedImages` variable's `matches()` costs about
+ * ceil((1 + length) / 10) × 35 per image (cel-go: string length times pattern length), so the
+ * limit lies near 2,500 containers of ~100-character images, or one image of ~285,000 characters.
+ * The cases stay well clear of it on either side, where every cost model agrees.
+ */
+const manyGood = (count: number) => Array.from({ length: count }, (_, i) => pin(`registry.mycorp.local/team/app${i}`));
+const COST_LIMIT = 'actual cost limit exceeded';
+const costLimits: AdmissionCase[] = [
+  { name: '250 good containers', why: 'far below the CEL cost limit', request: createPod(podSpec(manyGood(250))), decision: 'admit' },
+  { name: 'a 20,000-character good image', why: 'long, but far below the CEL cost limit', request: createPod(podSpec([pin(`registry.mycorp.local/${'a'.repeat(20_000)}`)])), decision: 'admit' },
+  { name: '4,000 good containers', why: 'past the CEL cost limit: the evaluation is stopped and the policy fails closed', request: createPod(podSpec(manyGood(4_000))), decision: 'refuse', reason: COST_LIMIT },
+  { name: 'a 400,000-character good image', why: 'past the CEL cost limit: the evaluation is stopped and the policy fails closed', request: createPod(podSpec([pin(`registry.mycorp.local/${'a'.repeat(400_000)}`)])), decision: 'refuse', reason: COST_LIMIT },
+];
+
+export const CORPUS: readonly AdmissionCase[] = [...allowed, ...refusedImages, ...refusedPods, ...updates, ...costLimits];
