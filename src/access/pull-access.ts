@@ -2,13 +2,19 @@ import { Names } from 'cdk8s';
 import { Construct } from 'constructs';
 import { COPY_PULL_SECRET_SCRIPT, GENERATION_ANNOTATION } from './credentials-scripts';
 import { IPullCredentials } from './pull-credentials';
-import { RESTRICTED_POD_SECURITY_CONTEXT, scriptContainer, shortHash, TMP_VOLUME } from './restricted-pod';
+import { API_ACCESS_MOUNT, API_ACCESS_VOLUME, kubectlScriptContainer, RESTRICTED_POD_SECURITY_CONTEXT, SHELL_VOLUME, shellInitContainer, shortHash, TMP_VOLUME } from './restricted-pod';
 import * as k8s from '../../imports/k8s';
 import { IMAGES } from '../images';
 import { invalid, isDnsLabel, requireChartNamespace, validateNamespace, validateObjectName, validatePinnedImage, validateUnique } from '../validation';
 
 /** The label on every object of a `PullAccess`, valued with its base name. */
 export const PULL_ACCESS_LABEL = 'cdk8s-trusted-registry/pull-access';
+
+/** Where the copy Job keeps the decoded pull credentials and the manifests it writes. */
+const WORK_DIR = '/work';
+
+/** Memory-backed: the decoded credentials never touch a node's disk and vanish with the pod. */
+const WORK_VOLUME: k8s.Volume = { name: 'work', emptyDir: { medium: 'Memory', sizeLimit: k8s.Quantity.fromString('1Mi') } };
 
 /** How long the copy Job waits for the generator to write the pull Secret. */
 export const PULL_SECRET_WAIT_SECONDS = 300;
@@ -47,10 +53,18 @@ export interface PullAccessOptions {
   readonly name?: string;
 
   /**
-   * Image providing `sh` and `kubectl`; must be pinned by digest.
+   * Image providing `kubectl` in `/bin`, `/usr/bin` or `/usr/local/bin`; must be pinned by
+   * digest. It needs no shell: the script runs with the one of `shellImage`.
    * @default IMAGES.kubectl
    */
   readonly kubectlImage?: string;
+
+  /**
+   * Image whose `/bin/busybox` is a statically linked BusyBox, copied into the kubectl container
+   * as its shell; must be pinned by digest.
+   * @default IMAGES.shell
+   */
+  readonly shellImage?: string;
 }
 
 /** Props of `PullAccess`. */
@@ -73,6 +87,12 @@ export interface PullAccessProps extends PullAccessOptions {
  * namespace from the list removes its Role and RoleBinding but not its copy of the Secret.
  */
 export class PullAccess extends Construct {
+  /**
+   * How long the copy Job may run, retries included, before Kubernetes stops it: the wait for the
+   * pull Secret (`PULL_SECRET_WAIT_SECONDS`) plus ten minutes for the copies.
+   */
+  public static readonly ACTIVE_DEADLINE_SECONDS = PULL_SECRET_WAIT_SECONDS + 600;
+
   /** Name of the `kubernetes.io/dockerconfigjson` Secret in every consumer namespace. */
   public readonly secretName: string;
   /** The consumer namespaces. */
@@ -102,6 +122,7 @@ export class PullAccess extends Construct {
     validateUnique('serviceAccounts', serviceAccounts);
     this.secretName = validateObjectName('secretName', props.secretName ?? props.credentials.pullSecretName);
     const kubectlImage = validatePinnedImage('kubectlImage', props.kubectlImage ?? IMAGES.kubectl);
+    const shellImage = validatePinnedImage('shellImage', props.shellImage ?? IMAGES.shell);
     const name = props.name ?? Names.toDnsLabel(this, { maxLen: 54 });
     if (!isDnsLabel(name) || name.length > 54) {
       invalid('name', 'must be a DNS label of at most 54 characters (the Job adds a 9-character suffix)', name);
@@ -145,10 +166,12 @@ export class PullAccess extends Construct {
       },
       spec: {
         serviceAccountName: name,
-        automountServiceAccountToken: true,
+        // Only the kubectl container gets the token (see API_ACCESS_VOLUME), not the shell's.
+        automountServiceAccountToken: false,
         restartPolicy: 'Never',
         securityContext: RESTRICTED_POD_SECURITY_CONTEXT,
-        containers: [scriptContainer('copy', kubectlImage, COPY_PULL_SECRET_SCRIPT, {
+        initContainers: [shellInitContainer(shellImage)],
+        containers: [kubectlScriptContainer('copy', kubectlImage, COPY_PULL_SECRET_SCRIPT, {
           HOME: '/tmp',
           SOURCE_NAMESPACE: sourceNamespace,
           SOURCE_SECRET: props.credentials.pullSecretName,
@@ -156,13 +179,14 @@ export class PullAccess extends Construct {
           SOURCE_WAIT_SECONDS: String(PULL_SECRET_WAIT_SECONDS),
           TARGET_SECRET: this.secretName,
           TARGETS: props.namespaces.map((namespace) => [namespace, ...serviceAccounts].join(' ')).join('\n'),
-        }, [{ name: TMP_VOLUME.name, mountPath: '/tmp' }])],
-        volumes: [TMP_VOLUME],
+          WORK_DIR,
+        }, [{ name: TMP_VOLUME.name, mountPath: '/tmp' }, { name: WORK_VOLUME.name, mountPath: WORK_DIR }, API_ACCESS_MOUNT])],
+        volumes: [TMP_VOLUME, WORK_VOLUME, SHELL_VOLUME, API_ACCESS_VOLUME],
       },
     };
     this.job = new k8s.KubeJob(this, 'Resource', {
       metadata: { name: `${name}-${shortHash(template)}`, labels },
-      spec: { backoffLimit: 6, template },
+      spec: { backoffLimit: 6, activeDeadlineSeconds: PullAccess.ACTIVE_DEADLINE_SECONDS, template },
     });
   }
 

@@ -83,9 +83,18 @@ describe('PullAccess', () => {
     expectRestrictedPod(pod);
     expect(pod.serviceAccountName).toBe(name);
     expect(pod.containers[0].image).toBe(IMAGES.kubectl);
-    expect(pod.containers[0].command).toEqual(['sh', '-c', COPY_PULL_SECRET_SCRIPT]);
+    expect(pod.containers[0].command).toEqual(['/shell/sh', '-c', COPY_PULL_SECRET_SCRIPT]);
+    expect(pod.initContainers.map((c: { image: string }) => c.image)).toEqual([IMAGES.shell]);
+    expect(job.spec.activeDeadlineSeconds).toBe(PullAccess.ACTIVE_DEADLINE_SECONDS);
+    expect(PullAccess.ACTIVE_DEADLINE_SECONDS).toBeGreaterThan(PULL_SECRET_WAIT_SECONDS);
+    // The API token is mounted into the kubectl container only, and the credentials pass through memory.
+    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(pod.initContainers[0].volumeMounts).toEqual([{ name: 'shell', mountPath: '/shell' }]);
+    expect(pod.containers[0].volumeMounts).toContainEqual({ name: 'kube-api-access', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true });
+    expect(pod.volumes).toContainEqual({ name: 'work', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } });
     expect(job.spec.template.metadata.annotations).toEqual({ [GENERATION_ANNOTATION]: '1' });
     expect(env(job)).toEqual({
+      PATH: '/shell:/usr/local/bin:/usr/bin:/bin',
       HOME: '/tmp',
       SOURCE_NAMESPACE: 'registry',
       SOURCE_SECRET: 'registry-pull',
@@ -93,6 +102,7 @@ describe('PullAccess', () => {
       SOURCE_WAIT_SECONDS: String(PULL_SECRET_WAIT_SECONDS),
       TARGET_SECRET: 'registry-pull',
       TARGETS: 'team-a default builder\nteam-b default builder',
+      WORK_DIR: '/work',
     });
   });
 

@@ -10,6 +10,8 @@ export const BINARY_SOURCES = {
   'skopeo': { debian: 'skopeo' },
   'openssl': { debian: 'openssl' },
   'htpasswd': { debian: 'apache2-utils' },
+  'busybox': { debian: 'busybox-static' },
+  'dash': { debian: 'dash' },
   'kubectl': { url: 'https://kubernetes.io/docs/tasks/tools/' },
 } as const satisfies Record<string, { readonly debian: string } | { readonly url: string }>;
 
