@@ -2,6 +2,7 @@ import { Names } from 'cdk8s';
 import { Construct } from 'constructs';
 import { COPY_PULL_SECRET_SCRIPT, GENERATION_ANNOTATION } from './credentials-scripts';
 import { IPullCredentials } from './pull-credentials';
+import { SecretWritePolicy } from './secret-write-policy';
 import { API_ACCESS_MOUNT, API_ACCESS_VOLUME, kubectlScriptContainer, RESTRICTED_POD_SECURITY_CONTEXT, SHELL_VOLUME, shellInitContainer, shortHash, TMP_VOLUME } from './restricted-pod';
 import * as k8s from '../../imports/k8s';
 import { IMAGES } from '../images';
@@ -40,8 +41,9 @@ export interface PullAccessOptions {
 
   /**
    * Namespaces the admission policy does not check (`TrustedRegistryChartProps.exemptNamespaces`).
-   * Granting pull access to one of them, or to the registry's own namespace, is pointless and
-   * draws a synth-time warning.
+   * Granting pull access to one of them is refused, as it is for `kube-system`, `kube-public`,
+   * `kube-node-lease` and the registry's own namespace: pods there need no credentials to be
+   * admitted, and a Job able to write Secrets there is a door into the cluster's own components.
    * @default []
    */
   readonly exemptNamespaces?: string[];
@@ -93,6 +95,9 @@ export class PullAccess extends Construct {
    */
   public static readonly ACTIVE_DEADLINE_SECONDS = PULL_SECRET_WAIT_SECONDS + 600;
 
+  /** Namespaces of the cluster's own components, never granted pull access. */
+  public static readonly SYSTEM_NAMESPACES: readonly string[] = ['kube-system', 'kube-public', 'kube-node-lease'];
+
   /** Name of the `kubernetes.io/dockerconfigjson` Secret in every consumer namespace. */
   public readonly secretName: string;
   /** The consumer namespaces. */
@@ -107,6 +112,11 @@ export class PullAccess extends Construct {
   public readonly job: k8s.KubeJob;
   /** The ServiceAccount the Job runs as. */
   public readonly serviceAccount: k8s.KubeServiceAccount;
+  /**
+   * The admission policy that lets the ServiceAccount write only the copies (name, type and key)
+   * and add only them to the listed ServiceAccounts' `imagePullSecrets`.
+   */
+  public readonly secretWritePolicy: SecretWritePolicy;
 
   constructor(scope: Construct, id: string, props: PullAccessProps) {
     super(scope, id);
@@ -128,10 +138,9 @@ export class PullAccess extends Construct {
       invalid('name', 'must be a DNS label of at most 54 characters (the Job adds a 9-character suffix)', name);
     }
 
-    const exempt = new Set([sourceNamespace, ...(props.exemptNamespaces ?? [])]);
-    for (const namespace of props.namespaces.filter((n) => exempt.has(n))) {
-      // eslint-disable-next-line no-console
-      console.warn(`warning: ${this.node.path}: pull access granted to namespace "${namespace}", which the admission policy does not check; pods there do not need this registry's credentials to be admitted, so the grant is pointless`);
+    const refused = new Set([...PullAccess.SYSTEM_NAMESPACES, jobNamespace, sourceNamespace, ...(props.exemptNamespaces ?? [])]);
+    for (const namespace of props.namespaces.filter((n) => refused.has(n))) {
+      invalid('namespaces', `must not include "${namespace}": it is a system namespace, the registry's own or one the admission policy exempts (${[...refused].join(', ')}); pods there need no pull Secret to be admitted, and letting a Job write Secrets there opens a door into the cluster's own components`, props.namespaces);
     }
 
     this.namespaces = props.namespaces;
@@ -146,8 +155,14 @@ export class PullAccess extends Construct {
     this.addRole('Source', sourceNamespace, `${name}-source`, labels, subjects, [
       { apiGroups: [''], resources: ['secrets'], resourceNames: [props.credentials.pullSecretName], verbs: ['get'] },
     ]);
+    this.secretWritePolicy = new SecretWritePolicy(this, 'SecretWritePolicy', {
+      serviceAccountName: name,
+      secrets: props.namespaces.map((namespace) => ({ namespace, name: this.secretName, type: 'kubernetes.io/dockerconfigjson', keys: ['.dockerconfigjson'] })),
+      imagePullSecretGrant: serviceAccounts.length > 0 ? { namespaces: props.namespaces, serviceAccounts, secretName: this.secretName } : undefined,
+    });
     const targetRules: k8s.PolicyRule[] = [
-      // Kubernetes cannot limit `create` by resourceNames: the authorizer does not see the name.
+      // RBAC cannot limit `create` by resourceNames (the authorizer does not see the name of an
+      // object being created): SecretWritePolicy refuses every other name, type and key.
       { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
       { apiGroups: [''], resources: ['secrets'], resourceNames: [this.secretName], verbs: ['get', 'update'] },
       ...(serviceAccounts.length > 0

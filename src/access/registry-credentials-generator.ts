@@ -3,6 +3,7 @@ import { GENERATE_CREDENTIALS_SCRIPT, GENERATION_ANNOTATION, MAX_GENERATION, WRI
 import { HTPASSWD_BCRYPT_COST } from './htpasswd';
 import { HTPASSWD_SECRET_KEY } from './htpasswd-secret';
 import { IPullCredentials } from './pull-credentials';
+import { SecretWritePolicy, WritableSecret } from './secret-write-policy';
 import { API_ACCESS_MOUNT, API_ACCESS_VOLUME, kubectlScriptContainer, RESTRICTED_POD_SECURITY_CONTEXT, scriptContainer, SHELL_VOLUME, shellInitContainer, shortHash, TMP_VOLUME } from './restricted-pod';
 import * as k8s from '../../imports/k8s';
 import { IMAGES } from '../images';
@@ -115,6 +116,8 @@ export class RegistryCredentialsGenerator extends Construct implements IPullCred
   public readonly job: k8s.KubeJob;
   /** The ServiceAccount the Job runs as. */
   public readonly serviceAccount: k8s.KubeServiceAccount;
+  /** The admission policy that lets the ServiceAccount write its three Secrets and nothing else. */
+  public readonly secretWritePolicy: SecretWritePolicy;
   /** The registry host of the `kubernetes.io/dockerconfigjson` Secrets. */
   public readonly host: string;
   /** The namespace the Job and the Secrets are in (the chart's). */
@@ -161,11 +164,20 @@ export class RegistryCredentialsGenerator extends Construct implements IPullCred
       metadata: { name: objectName },
       automountServiceAccountToken: false,
     });
+    const dockerConfig = (secretName: string): WritableSecret => ({ namespace, name: secretName, type: 'kubernetes.io/dockerconfigjson', keys: ['.dockerconfigjson'] });
+    this.secretWritePolicy = new SecretWritePolicy(this, 'SecretWritePolicy', {
+      serviceAccountName: objectName,
+      secrets: [
+        { namespace, name: this.htpasswdSecretName, type: 'Opaque', keys: [HTPASSWD_SECRET_KEY] },
+        dockerConfig(this.pushSecretName),
+        dockerConfig(this.pullSecretName),
+      ],
+    });
     new k8s.KubeRole(this, 'Role', {
       metadata: { name: objectName },
       rules: [
-        // Kubernetes cannot limit `create` by resourceNames: the name is not part of the request
-        // the authorizer sees. Every other verb is limited to the three Secrets.
+        // RBAC cannot limit `create` by resourceNames (the authorizer does not see the name of
+        // an object being created): SecretWritePolicy refuses every other name, type and key.
         { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
         {
           apiGroups: [''],

@@ -167,50 +167,57 @@ describe('PullAccess', () => {
     expect(env(findOne(objects, 'Job')).TARGETS.split('\n')).toHaveLength(500);
   });
 
-  describe('warns', () => {
-    let warn: jest.SpyInstance;
-    beforeEach(() => {
-      warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
-    });
-    afterEach(() => warn.mockRestore());
+  describe('refuses a grant to', () => {
+    const refusal = (namespace: string) => `'namespaces' must not include "${namespace}": it is a system namespace, the registry's own or one the admission policy exempts`;
 
-    test('about a grant to a namespace the admission policy exempts', () => {
-      // WHEN
-      grant({ namespaces: ['team-a', 'kube-system'], exemptNamespaces: ['kube-system'] });
-
-      // THEN
-      expect(warn).toHaveBeenCalledTimes(1);
-      expect(warn).toHaveBeenCalledWith('warning: test/Registry/Apps: pull access granted to namespace "kube-system", which the admission policy does not check; pods there do not need this registry\'s credentials to be admitted, so the grant is pointless');
+    test.each(['kube-system', 'kube-public', 'kube-node-lease'])('fails if pull access is granted to the system namespace %s, even when the policy does not exempt it', (namespace) => {
+      expect(() => grant({ namespaces: ['team-a', namespace], exemptNamespaces: [] })).toThrow(refusal(namespace));
     });
 
-    test('about a grant to the registry\'s own namespace, which the policy always exempts', () => {
-      grant({ namespaces: ['registry'] });
-      expect(warn).toHaveBeenCalledWith(expect.stringContaining('pull access granted to namespace "registry", which the admission policy does not check'));
+    test('fails if pull access is granted to a namespace the admission policy exempts', () => {
+      expect(() => grant({ namespaces: ['team-a', 'monitoring'], exemptNamespaces: ['monitoring'] }))
+        .toThrow(`${refusal('monitoring')} (kube-system, kube-public, kube-node-lease, registry, monitoring); pods there need no pull Secret to be admitted, and letting a Job write Secrets there opens a door into the cluster's own components, got ["team-a","monitoring"]`);
     });
 
-    test('about the namespaces TrustedRegistryChart\'s policy exempts', () => {
+    test('fails if pull access is granted to the registry\'s own namespace, which the policy always exempts', () => {
+      expect(() => grant({ namespaces: ['registry'] })).toThrow(refusal('registry'));
+    });
+
+    test('fails if pull access is granted to a namespace TrustedRegistryChart\'s policy exempts', () => {
       // GIVEN
       const c = new TrustedRegistryChart(Testing.app(), 'trusted-registry', {
         exemptNamespaces: ['kube-system', 'monitoring'],
         registry: { htpasswd: HtpasswdSource.generated() },
       });
 
-      // WHEN
-      const access = c.grantPull('Apps', { namespaces: ['team-a', 'monitoring'] });
+      // WHEN / THEN
+      expect(() => c.grantPull('Apps', { namespaces: ['team-a', 'monitoring'] })).toThrow(refusal('monitoring'));
+      expect(() => new TrustedRegistryChart(Testing.app(), 'trusted-registry', { pullNamespaces: ['kube-system'], registry: { htpasswd: HtpasswdSource.generated() } }))
+        .toThrow(refusal('kube-system'));
+    });
 
-      // THEN
-      expect(warn).toHaveBeenCalledTimes(1);
-      expect(warn).toHaveBeenCalledWith(expect.stringContaining('pull access granted to namespace "monitoring", which the admission policy does not check'));
+    test('nothing for ordinary namespaces', () => {
+      const c = new TrustedRegistryChart(Testing.app(), 'trusted-registry', { registry: { htpasswd: HtpasswdSource.generated() } });
+      const access = c.grantPull('Apps', { namespaces: ['team-a'] });
       expect(access.secretName).toBe('registry-pull');
       const manifests = synth(c);
       validateAgainstKubernetesSchemas(manifests);
       expect(manifests.map((m) => m.kind)).not.toContain('Secret');
     });
+  });
 
-    test('about nothing for ordinary namespaces', () => {
-      grant({ namespaces: ['team-a'], exemptNamespaces: ['kube-system'] });
-      expect(warn).not.toHaveBeenCalled();
-    });
+  test('binds a SecretWritePolicy to its ServiceAccount that allows only the copies and the listed ServiceAccounts', () => {
+    // WHEN
+    const manifests = grant({ namespaces: ['team-a', 'team-b'], serviceAccounts: ['default'], name: 'apps-pull' });
+
+    // THEN
+    const policy = findOne(manifests, 'ValidatingAdmissionPolicy', 'apps-pull.registry.secret-writes.cdk8s-trusted-registry.io');
+    expect(policy.metadata.namespace).toBeUndefined();
+    expect(policy.spec.failurePolicy).toBe('Fail');
+    expect(policy.spec.matchConstraints.resourceRules).toEqual([{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['secrets', 'serviceaccounts'] }]);
+    expect(policy.spec.matchConditions).toEqual([{ name: 'from-the-service-account', expression: 'request.userInfo.username == "system:serviceaccount:registry:apps-pull"' }]);
+    expect(findOne(manifests, 'ValidatingAdmissionPolicyBinding', 'apps-pull.registry.secret-writes.cdk8s-trusted-registry.io').spec)
+      .toEqual({ policyName: 'apps-pull.registry.secret-writes.cdk8s-trusted-registry.io', validationActions: ['Deny'] });
   });
 
   test('fails if a namespace is listed twice', () => {

@@ -40,11 +40,17 @@ describe('RegistryCredentialsGenerator', () => {
     // THEN
     expect(manifests.map((m) => `${m.kind}/${m.metadata.name}`)).toEqual([
       'ServiceAccount/registry-credentials',
+      'ValidatingAdmissionPolicy/registry-credentials.registry.secret-writes.cdk8s-trusted-registry.io',
+      'ValidatingAdmissionPolicyBinding/registry-credentials.registry.secret-writes.cdk8s-trusted-registry.io',
       'Role/registry-credentials',
       'RoleBinding/registry-credentials',
       expect.stringMatching(/^Job\/registry-credentials-1-[0-9a-f]{8}$/),
     ]);
-    expect(manifests.every((m) => m.metadata.namespace === 'registry')).toBe(true);
+    expect(manifests.filter((m) => !m.kind.startsWith('ValidatingAdmissionPolicy')).every((m) => m.metadata.namespace === 'registry')).toBe(true);
+    const policy = findOne(manifests, 'ValidatingAdmissionPolicy');
+    expect(policy.metadata.namespace).toBeUndefined();
+    expect(policy.spec.matchConditions).toEqual([{ name: 'from-the-service-account', expression: 'request.userInfo.username == "system:serviceaccount:registry:registry-credentials"' }]);
+    expect(policy.spec.matchConstraints.resourceRules[0].resources).toEqual(['secrets']);
 
     const job = findOne(manifests, 'Job');
     expect(annotations(job)).toEqual({ [GENERATION_ANNOTATION]: '1' });
