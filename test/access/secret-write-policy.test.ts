@@ -22,7 +22,7 @@ function guarded(manifests: Manifest[]): string[] {
   const denied = new Set(manifests.filter((m) => m.kind === 'ValidatingAdmissionPolicyBinding' && m.spec.validationActions.includes('Deny')).map((m) => m.spec.policyName));
   return manifests
     .filter((m) => m.kind === 'ValidatingAdmissionPolicy' && denied.has(m.metadata.name) && m.spec.failurePolicy === 'Fail')
-    .flatMap((m) => (m.spec.matchConditions as Array<{ expression: string }>).map((c) => /^request\.userInfo\.username == "([^"]+)"$/.exec(c.expression)?.[1]))
+    .flatMap((m) => ((m.spec.matchConditions ?? []) as Array<{ expression: string }>).map((c) => /^request\.userInfo\.username == "([^"]+)"$/.exec(c.expression)?.[1]))
     .filter((user): user is string => user !== undefined);
 }
 
