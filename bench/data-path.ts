@@ -2,6 +2,7 @@
 // htpasswd) against the same binary with less security, all started by the e2e fixture.
 // Run by bench/data-path.mjs as `node -r ts-node/register/transpile-only bench/data-path.ts
 // <transfer|head> [--smoke]`; prints one JSON line of raw samples (the .mjs side does medians).
+import { randomBytes } from 'crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { htpasswdLine, HTPASSWD_BCRYPT_COST } from '../src/access/htpasswd';
@@ -89,7 +90,7 @@ async function transfer(smoke: boolean) {
 /** Replaces the htpasswd file with the same user hashed at `cost`, and restarts on it. */
 async function rehash(fixture: RegistryFixture, cost: number): Promise<void> {
   await fixture.process.kill();
-  writeFileSync(fixture.materialized.effectiveConfig.auth.htpasswd.path, `${htpasswdLine(fixture.credentials, { cost })}\n`);
+  writeFileSync(fixture.materialized.effectiveConfig.auth.htpasswd.path, `${htpasswdLine(fixture.credentials, { cost, saltSeed: randomBytes(32).toString('hex') })}\n`);
   await fixture.restart();
 }
 

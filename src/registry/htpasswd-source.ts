@@ -1,6 +1,6 @@
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { RegistryUser } from '../access/htpasswd';
+import { RegistryUser, validateSaltSeed } from '../access/htpasswd';
 import { HTPASSWD_SECRET_KEY, HtpasswdSecret } from '../access/htpasswd-secret';
 import { RegistryCredentialsGenerator, RegistryCredentialsGeneratorProps } from '../access/registry-credentials-generator';
 import { invalid, validateObjectName } from '../validation';
@@ -37,10 +37,14 @@ export abstract class HtpasswdSource {
 
   /**
    * Users hashed with bcrypt at synth time into a new Secret. The synthesized YAML holds the
-   * hashes, not the passwords; the passwords must still be kept out of source control.
+   * hashes, not the passwords; the passwords and the salt seed must still be kept out of source
+   * control.
+   *
+   * @param users the users and their passwords
+   * @param options the secret seed of the bcrypt salts
    */
-  public static fromUsers(users: RegistryUser[]): HtpasswdSource {
-    return new UsersHtpasswd(users);
+  public static fromUsers(users: RegistryUser[], options: UsersHtpasswdOptions): HtpasswdSource {
+    return new UsersHtpasswd(users, validateSaltSeed('saltSeed', options?.saltSeed));
   }
 
   /**
@@ -55,6 +59,16 @@ export abstract class HtpasswdSource {
 
   /** Creates or references the Secret in `scope`. */
   public abstract bind(scope: Construct, options: HtpasswdBindOptions): BoundHtpasswd;
+}
+
+/** Options of `HtpasswdSource.fromUsers()`. */
+export interface UsersHtpasswdOptions {
+  /**
+   * A secret of at least 32 characters (e.g. `openssl rand -hex 32`) from which the bcrypt salts
+   * are derived, with the registry's host and each user name, so the hashes are the same on every
+   * synth and cannot be precomputed from public data. Keep it out of source control.
+   */
+  readonly saltSeed: string;
 }
 
 /** What `HtpasswdSource.bind()` needs from the registry. */
@@ -80,7 +94,7 @@ class ExistingSecretHtpasswd extends HtpasswdSource {
 }
 
 class UsersHtpasswd extends HtpasswdSource {
-  constructor(private readonly users: RegistryUser[]) {
+  constructor(private readonly users: RegistryUser[], private readonly saltSeed: string) {
     super();
   }
 
@@ -88,6 +102,7 @@ class UsersHtpasswd extends HtpasswdSource {
     const htpasswd = new HtpasswdSecret(scope, 'Htpasswd', {
       users: this.users,
       secretName: options.secretName,
+      saltSeed: this.saltSeed,
       saltContext: options.saltContext,
     });
     return { secret: htpasswd.secret, key: HTPASSWD_SECRET_KEY };

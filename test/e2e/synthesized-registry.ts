@@ -1,3 +1,4 @@
+import { randomBytes } from 'crypto';
 import { mkdirSync, writeFileSync } from 'fs';
 import { dirname, join } from 'path';
 import { Chart, Testing } from 'cdk8s';
@@ -13,7 +14,7 @@ export function synthesizeRegistryChart(users: RegistryUser[], props: Partial<Pr
   new PrivateRegistry(chart, 'Registry', {
     host: 'registry.example.com',
     ...props,
-    htpasswd: HtpasswdSource.fromUsers(users),
+    htpasswd: HtpasswdSource.fromUsers(users, { saltSeed: randomBytes(32).toString('hex') }),
   });
   return Testing.synth(chart);
 }

@@ -123,7 +123,7 @@ describe('PrivateRegistry options', () => {
     const password = 'a-long-random-password-0123';
 
     // WHEN
-    const { chart } = registryChart({ htpasswd: HtpasswdSource.fromUsers([{ username: 'ci', password }]) });
+    const { chart } = registryChart({ htpasswd: HtpasswdSource.fromUsers([{ username: 'ci', password }], { saltSeed: 'a-secret-salt-seed-of-32-characters-or-more' }) });
 
     // THEN
     const manifests = synth(chart);
@@ -199,7 +199,7 @@ describe('PrivateRegistry options', () => {
 
   test('two synths of the same input are byte-identical', () => {
     const render = () => {
-      const { chart } = registryChart({ htpasswd: HtpasswdSource.fromUsers([{ username: 'ci', password: 'p'.repeat(20) }]) });
+      const { chart } = registryChart({ htpasswd: HtpasswdSource.fromUsers([{ username: 'ci', password: 'p'.repeat(20) }], { saltSeed: 'a-secret-salt-seed-of-32-characters-or-more' }) });
       return (chart.node.root as App).synthYaml();
     };
     expect(render()).toBe(render());
