@@ -82,7 +82,9 @@ export interface PullAccessProps extends PullAccessOptions {
  * Pull access to the registry for consumer namespaces. A Job in the chart's namespace copies
  * the pull Secret into every namespace and adds it to the `imagePullSecrets` of the named
  * ServiceAccounts, so no password is synthesized. It may write only that one Secret and patch
- * only those ServiceAccounts: a Role and RoleBinding in each consumer namespace say so.
+ * only those ServiceAccounts: a Role and RoleBinding in each consumer namespace say so, and a
+ * `SecretWritePolicy` holds it to that Secret's name, type and key (which RBAC cannot do for
+ * `create`) and to adding that one `imagePullSecrets` entry.
  *
  * The Job runs again (under a new name) whenever the namespaces, ServiceAccounts or the
  * credentials' generation change; copies already equal to the source are left alone. Removing a
@@ -96,7 +98,7 @@ export class PullAccess extends Construct {
   public static readonly ACTIVE_DEADLINE_SECONDS = PULL_SECRET_WAIT_SECONDS + 600;
 
   /** Namespaces of the cluster's own components, never granted pull access. */
-  public static readonly SYSTEM_NAMESPACES: readonly string[] = ['kube-system', 'kube-public', 'kube-node-lease'];
+  public static readonly SYSTEM_NAMESPACES: string[] = ['kube-system', 'kube-public', 'kube-node-lease'];
 
   /** Name of the `kubernetes.io/dockerconfigjson` Secret in every consumer namespace. */
   public readonly secretName: string;
