@@ -3,6 +3,7 @@
 // against the same binary with less security, all started by the e2e fixture.
 // Run by bench/data-path.mjs as `node -r ts-node/register/transpile-only bench/data-path.ts
 // <transfer|head> [--smoke]`; prints one JSON line of raw samples (the .mjs side does medians).
+import { randomBytes } from 'crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { htpasswdLine, HTPASSWD_BCRYPT_COST } from '../src/access/htpasswd';
@@ -98,7 +99,7 @@ function pullPath(fixture: RegistryFixture, name: string): RegistryEndpoint {
 /** Replaces the reader's htpasswd file with the same pull user hashed at `cost`, and restarts it. */
 async function rehash(fixture: RegistryFixture, cost: number): Promise<void> {
   await fixture.reader.process.kill();
-  writeFileSync(fixture.reader.materialized.effectiveConfig.auth.htpasswd.path, `${htpasswdLine(fixture.pullCredentials, { cost })}\n`);
+  writeFileSync(fixture.reader.materialized.effectiveConfig.auth.htpasswd.path, `${htpasswdLine(fixture.pullCredentials, { cost, saltSeed: randomBytes(32).toString('hex') })}\n`);
   await fixture.restart();
 }
 

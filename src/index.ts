@@ -9,6 +9,7 @@ export * from './access/pull-access';
 export * from './access/pull-credentials';
 export * from './access/registry-credentials-generator';
 export * from './access/restricted-pod';
+export * from './access/secret-write-policy';
 export * from './network/cidr';
 export * from './network/registry-network-policy';
 export * from './policy/trusted-image-policy';

@@ -111,7 +111,8 @@ export interface TrustedRegistryChartProps extends Omit<ChartProps, 'namespace'>
    * Namespaces whose `default` ServiceAccount gets the registry's pull Secret (see `grantPull()`
    * for other ServiceAccounts). With credentials generated in the cluster the Secret is the
    * generated pull identity; otherwise a `kubernetes.io/dockerconfigjson` Secret named
-   * `<registry name>-pull` must exist in the registry's namespace.
+   * `<registry name>-pull` must exist in the registry's namespace. System namespaces and the
+   * namespaces the policy exempts are refused.
    * @default [] - no namespace is granted pull access
    */
   readonly pullNamespaces?: string[];
@@ -216,8 +217,8 @@ export class TrustedRegistryChart extends Chart {
   }
 
   /**
-   * Gives consumer namespaces pull access, as `PrivateRegistry.grantPull()` does, and warns at
-   * synth about namespaces the policy exempts (pods there need no credentials to be admitted).
+   * Gives consumer namespaces pull access, as `PrivateRegistry.grantPull()` does, and refuses at
+   * synth the namespaces the policy exempts (pods there need no credentials to be admitted).
    *
    * @param id construct id, unique among the registry's grants
    * @param options the namespaces and ServiceAccounts

@@ -1,6 +1,6 @@
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { HtpasswdOptions, htpasswdLine, RegistryUser, validateRegistryUser } from './htpasswd';
+import { HtpasswdOptions, htpasswdLine, RegistryUser, validateRegistryUser, validateSaltSeed } from './htpasswd';
 import { invalid, validateObjectName, validateUnique } from '../validation';
 
 /** The key of the htpasswd file inside its Secret. */
@@ -46,6 +46,7 @@ export class HtpasswdSecret extends Construct {
       invalid('users', 'must list at least one user', props.users);
     }
     props.users.forEach((user, index) => validateRegistryUser(`users[${index}]`, user));
+    validateSaltSeed('saltSeed', props.saltSeed);
     validateUnique('users[].username', props.users.map((user) => user.username));
     if (props.secretName !== undefined) {
       validateObjectName('secretName', props.secretName);

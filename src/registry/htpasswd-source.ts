@@ -1,6 +1,6 @@
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { htpasswdLine, RegistryUser, validateRegistryUser } from '../access/htpasswd';
+import { htpasswdLine, RegistryUser, validateRegistryUser, validateSaltSeed } from '../access/htpasswd';
 import { HtpasswdKeys } from '../access/htpasswd-secret';
 import { RegistryCredentialsGenerator, RegistryCredentialsGeneratorProps } from '../access/registry-credentials-generator';
 import { invalid, validateObjectName, validateUnique } from '../validation';
@@ -53,6 +53,12 @@ export interface HtpasswdUsersOptions {
   readonly pushUsers: RegistryUser[];
   /** Users that may only pull, through the read-only path: nodes and tenants. At least one. */
   readonly pullUsers: RegistryUser[];
+  /**
+   * A secret of at least 32 characters (e.g. `openssl rand -hex 32`) from which the bcrypt salts
+   * are derived, with the registry's host and each user name, so the hashes are the same on every
+   * synth and cannot be precomputed from public data. Keep it out of source control.
+   */
+  readonly saltSeed: string;
 }
 
 /** Where the registry's htpasswd files (its users and bcrypt hashes) come from. */
@@ -80,7 +86,8 @@ export abstract class HtpasswdSource {
   /**
    * Users hashed with bcrypt at synth time into a new Secret, push users under
    * `HtpasswdKeys.PUSH` and pull users under `HtpasswdKeys.PULL`. The synthesized YAML holds the
-   * hashes, not the passwords; the passwords must still be kept out of source control.
+   * hashes, not the passwords; the passwords and the salt seed must still be kept out of source
+   * control.
    */
   public static fromUsers(options: HtpasswdUsersOptions): HtpasswdSource {
     const pushUsers = validateUsers('htpasswd pushUsers', options.pushUsers);
@@ -91,7 +98,7 @@ export abstract class HtpasswdSource {
         invalid(`htpasswd pullUsers[${index}].username`, 'must not also be a push user: the pull identity would be able to write', user.username);
       }
     });
-    return new UsersHtpasswd(pushUsers, pullUsers);
+    return new UsersHtpasswd(pushUsers, pullUsers, validateSaltSeed('htpasswd saltSeed', options.saltSeed));
   }
 
   /**
@@ -107,6 +114,7 @@ export abstract class HtpasswdSource {
   /** Creates or references the Secret(s) in `scope`. */
   public abstract bind(scope: Construct, options: HtpasswdBindOptions): BoundHtpasswd;
 }
+
 
 /** What `HtpasswdSource.bind()` needs from the registry. */
 export interface HtpasswdBindOptions {
@@ -156,12 +164,12 @@ class ExistingSecretHtpasswd extends HtpasswdSource {
 }
 
 class UsersHtpasswd extends HtpasswdSource {
-  constructor(private readonly pushUsers: RegistryUser[], private readonly pullUsers: RegistryUser[]) {
+  constructor(private readonly pushUsers: RegistryUser[], private readonly pullUsers: RegistryUser[], private readonly saltSeed: string) {
     super();
   }
 
   public bind(scope: Construct, options: HtpasswdBindOptions): BoundHtpasswd {
-    const file = (users: RegistryUser[]) => users.map((user) => htpasswdLine(user, { saltContext: options.saltContext })).join('\n') + '\n';
+    const file = (users: RegistryUser[]) => users.map((user) => htpasswdLine(user, { saltSeed: this.saltSeed, saltContext: options.saltContext })).join('\n') + '\n';
     const secret = new kplus.Secret(scope, 'Htpasswd', {
       metadata: { name: options.secretName },
       stringData: { [HtpasswdKeys.PUSH]: file(this.pushUsers), [HtpasswdKeys.PULL]: file(this.pullUsers) },

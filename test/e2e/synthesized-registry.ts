@@ -1,3 +1,4 @@
+import { randomBytes } from 'crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'fs';
 import { dirname, join } from 'path';
 import { Chart, Testing } from 'cdk8s';
@@ -21,7 +22,7 @@ export function synthesizeRegistryChart(users: RegistryUsers, props: Partial<Pri
   new PrivateRegistry(chart, 'Registry', {
     host: 'registry.example.com',
     ...props,
-    htpasswd: HtpasswdSource.fromUsers({ pushUsers: users.push, pullUsers: users.pull }),
+    htpasswd: HtpasswdSource.fromUsers({ pushUsers: users.push, pullUsers: users.pull, saltSeed: randomBytes(32).toString('hex') }),
   });
   return Testing.synth(chart);
 }

@@ -24,6 +24,7 @@
  * - `validations`: false → violation with the message from `messageExpression` (trimmed; dropped
  *   if not a string, empty, multi-line or over 5120 bytes), else `message`, else
  *   `failed expression: <expression>`;
+ * - `request.userInfo` (username and groups) as the request gives it, a cluster admin otherwise;
  * - `failurePolicy`: an evaluation error is a violation under Fail and ignored under Ignore;
  * - `validationActions`: Deny → request rejected with the first violation
  *   (`ValidatingAdmissionPolicy '<p>' with binding '<b>' denied request: <message>`), Warn → a
@@ -80,7 +81,12 @@ export interface AdmissionRequest {
   readonly namespaceLabels?: Record<string, string>;
   readonly object?: unknown;
   readonly oldObject?: unknown;
+  /** Who sends the request, as `request.userInfo`; a cluster admin when absent. */
+  readonly userInfo?: { readonly username: string; readonly groups?: readonly string[] };
 }
+
+/** `request.userInfo` of requests that name no user. */
+const DEFAULT_USER_INFO = { username: 'kubernetes-admin', groups: ['kubeadm:cluster-admins', 'system:authenticated'] };
 
 export interface AdmissionResult {
   readonly allowed: boolean;
@@ -306,6 +312,7 @@ class Review {
         resource: this.request.resource,
         subResource: this.request.subResource ?? '',
         kind: { group: this.request.resource.group, version: this.request.resource.version, kind: metadata?.kind ?? '' },
+        userInfo: this.request.userInfo ?? DEFAULT_USER_INFO,
       },
     };
   }

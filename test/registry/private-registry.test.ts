@@ -160,7 +160,7 @@ describe('PrivateRegistry options', () => {
 
     // WHEN
     const { chart } = registryChart({
-      htpasswd: HtpasswdSource.fromUsers({ pushUsers: [{ username: 'ci', password }], pullUsers: [{ username: 'nodes', password: `${password}-pull` }] }),
+      htpasswd: HtpasswdSource.fromUsers({ pushUsers: [{ username: 'ci', password }], pullUsers: [{ username: 'nodes', password: `${password}-pull` }], saltSeed: 'a-secret-salt-seed-of-32-characters-or-more' }),
     });
 
     // THEN
@@ -264,7 +264,7 @@ describe('PrivateRegistry options', () => {
 
   test('two synths of the same input are byte-identical', () => {
     const render = () => {
-      const { chart } = registryChart({ htpasswd: HtpasswdSource.fromUsers({ pushUsers: [{ username: 'ci', password: 'p'.repeat(20) }], pullUsers: [{ username: 'nodes', password: 'q'.repeat(20) }] }) });
+      const { chart } = registryChart({ htpasswd: HtpasswdSource.fromUsers({ pushUsers: [{ username: 'ci', password: 'p'.repeat(20) }], pullUsers: [{ username: 'nodes', password: 'q'.repeat(20) }], saltSeed: 'a-secret-salt-seed-of-32-characters-or-more' }) });
       return (chart.node.root as App).synthYaml();
     };
     expect(render()).toBe(render());
@@ -323,10 +323,10 @@ describe('PrivateRegistry input errors', () => {
     ['an htpasswd key is invalid', () => HtpasswdSource.fromSecretName('users', { pullKey: 'a/b' }), `'htpasswd pullKey' must be a Secret data key (letters, digits, "-", "_" and "."), got "a/b"`],
     ['the pull and push files are the same key of the same Secret (the pull identity could write)', () => HtpasswdSource.fromSecretName('users', { pullKey: 'htpasswd', pushKey: 'htpasswd' }),
       `'htpasswd pullKey' must differ from 'pushKey' when both files are in the Secret "users": the read-only path would authenticate the push users and the writer the pull users, got "htpasswd"`],
-    ['a pull user is also a push user (the pull identity could write)', () => HtpasswdSource.fromUsers({ pushUsers: [{ username: 'ci', password: 'p'.repeat(20) }], pullUsers: [{ username: 'ci', password: 'q'.repeat(20) }] }),
+    ['a pull user is also a push user (the pull identity could write)', () => HtpasswdSource.fromUsers({ pushUsers: [{ username: 'ci', password: 'p'.repeat(20) }], pullUsers: [{ username: 'ci', password: 'q'.repeat(20) }], saltSeed: 'a-secret-salt-seed-of-32-characters-or-more' }),
       `'htpasswd pullUsers[0].username' must not also be a push user: the pull identity would be able to write, got "ci"`],
-    ['there is no push user', () => HtpasswdSource.fromUsers({ pushUsers: [], pullUsers: [{ username: 'nodes', password: 'q'.repeat(20) }] }), `'htpasswd pushUsers' must list at least one user, got []`],
-    ['there is no pull user', () => HtpasswdSource.fromUsers({ pushUsers: [{ username: 'ci', password: 'p'.repeat(20) }], pullUsers: [] }), `'htpasswd pullUsers' must list at least one user, got []`],
+    ['there is no push user', () => HtpasswdSource.fromUsers({ pushUsers: [], pullUsers: [{ username: 'nodes', password: 'q'.repeat(20) }], saltSeed: 'a-secret-salt-seed-of-32-characters-or-more' }), `'htpasswd pushUsers' must list at least one user, got []`],
+    ['there is no pull user', () => HtpasswdSource.fromUsers({ pushUsers: [{ username: 'ci', password: 'p'.repeat(20) }], pullUsers: [], saltSeed: 'a-secret-salt-seed-of-32-characters-or-more' }), `'htpasswd pullUsers' must list at least one user, got []`],
     ['grantPull() is given the push identity\'s Secret', () => registryChart({ htpasswd: HtpasswdSource.generated() }).registry.grantPull('Apps', { namespaces: ['team-a'] }, PullCredentials.fromSecretName('registry-push')),
       `'credentials' must name the pull identity's Secret, not the push identity's or an htpasswd Secret: grantPull() copies it into every listed namespace, got "registry-push"`],
     ['grantPull() is given the htpasswd Secret', () => registryChart().registry.grantPull('Apps', { namespaces: ['team-a'] }, PullCredentials.fromSecretName('registry-htpasswd')),

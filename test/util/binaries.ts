@@ -10,8 +10,9 @@ export const BINARY_SOURCES = {
   'skopeo': { debian: 'skopeo' },
   'openssl': { debian: 'openssl' },
   'htpasswd': { debian: 'apache2-utils' },
+  'busybox': { debian: 'busybox-static' },
+  'dash': { debian: 'dash' },
   'kubectl': { url: 'https://kubernetes.io/docs/tasks/tools/' },
-  'busybox': { debian: 'busybox' },
   'unshare': { debian: 'util-linux' },
   'setpriv': { debian: 'util-linux' },
 } as const satisfies Record<string, { readonly debian: string } | { readonly url: string }>;
