@@ -99,7 +99,7 @@ describeWithBinaries('TLS of the synthesized registry configuration', ['docker-r
     }
   });
 
-  test('a TLS 1.1 client is refused by the registry (openssl s_client)', async () => {
+  test('a TLS 1.1 client is refused by the reader and the writer (openssl s_client)', async () => {
     // GIVEN s_client completes TLS 1.1 with a server that allows it
     const control = await opensslTls11(tls11Port);
     expect(control).toMatch(/Protocol\s*:\s*TLSv1\.1/);
