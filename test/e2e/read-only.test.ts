@@ -1,4 +1,4 @@
-import { writeFileSync } from 'fs';
+import { readdirSync, statSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { OCI_MANIFEST_MEDIA_TYPE, readOciBlobs, ociManifestDigest, OciImage, writeOciImage } from './oci-image';
 import { HttpResponse, RegistryClient } from './registry-client';
@@ -33,6 +33,23 @@ async function expectPullsBack(endpoint: RegistryEndpoint, fixture: RegistryFixt
   for (const [digest, bytes] of image.blobs) {
     expect(pulled.get(digest)!.equals(bytes)).toBe(true);
   }
+}
+
+/** Every path under `dir` with its size and modification time: what a write would change. */
+function storageTree(dir: string): string[] {
+  const entries: string[] = [];
+  const walk = (path: string) => {
+    for (const name of readdirSync(path).sort()) {
+      const full = join(path, name);
+      const stat = statSync(full);
+      entries.push(`${full.slice(dir.length)} ${stat.isDirectory() ? 'dir' : stat.size} ${stat.mtimeMs}`);
+      if (stat.isDirectory()) {
+        walk(full);
+      }
+    }
+  };
+  walk(dir);
+  return entries;
 }
 
 /** The digest a tag resolves to through `client`, or the status when it does not resolve. */
@@ -150,6 +167,23 @@ describeWithBinaries('only the push identity can write: the synthesized reader a
       expect((await fixture.reader.client.getManifest(repository, v1.manifestDigest)).status).toBe(200);
       expect((await fixture.reader.client.request(`/v2/${repository}/blobs/${layer}`)).status).toBe(200);
     });
+  });
+
+  test('the reader writes nothing to the shared storage, whatever it is asked (the pod mounts it read-only there)', async () => {
+    // GIVEN the storage tree as it is now
+    const before = storageTree(fixture.reader.materialized.storageDir);
+    // WHEN the reader serves pulls and is asked, as the pull identity and anonymously, for every write
+    const [layer] = parts(v1).layers;
+    await expectPullsBack(fixture.reader, fixture, v1, repository, 'untouched');
+    for (const client of [fixture.reader.client, fixture.reader.clientAs(undefined)]) {
+      await client.request(`/v2/${repository}/blobs/uploads/`, { method: 'POST' });
+      await client.request(`/v2/other/blobs/uploads/?mount=${layer}&from=${repository}`, { method: 'POST' });
+      await client.request(`/v2/${repository}/manifests/v9`, { method: 'PUT', body: parts(v1).manifest, headers: { 'Content-Type': OCI_MANIFEST_MEDIA_TYPE } });
+      await client.request(`/v2/${repository}/manifests/${v1.manifestDigest}`, { method: 'DELETE' });
+      await client.request(`/v2/${repository}/blobs/${layer}`, { method: 'DELETE' });
+    }
+    // THEN not a file or directory was added, removed, resized or rewritten
+    expect(storageTree(fixture.reader.materialized.storageDir)).toEqual(before);
   });
 
   test('anonymous requests are refused with 401 everywhere, alike for existing and unknown repositories', async () => {

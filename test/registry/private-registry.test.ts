@@ -3,7 +3,7 @@ import * as kplus from 'cdk8s-plus-27';
 import { parse } from 'yaml';
 import {
   HtpasswdKeys, HtpasswdSource, IMAGES, INGRESS_NGINX_ANNOTATIONS, PrivateRegistry, PrivateRegistryProps,
-  PullCredentials, RegistryCertificate, RegistryStorage, RegistryWorkloadKind, TlsVersion,
+  PullCredentials, RegistryCertificate, registryConfig, RegistryRole, RegistryStorage, RegistryWorkloadKind, TlsVersion,
 } from '../../src';
 import { findOne, Manifest, synth, validateAgainstKubernetesSchemas } from '../util/manifests';
 
@@ -332,6 +332,7 @@ describe('PrivateRegistry input errors', () => {
     ['grantPull() is given the htpasswd Secret', () => registryChart().registry.grantPull('Apps', { namespaces: ['team-a'] }, PullCredentials.fromSecretName('registry-htpasswd')),
       `'credentials' must name the pull identity's Secret, not the push identity's or an htpasswd Secret: grantPull() copies it into every listed namespace, got "registry-htpasswd"`],
     ['a certificate Secret name is invalid', () => RegistryCertificate.fromSecretName('TLS'), `'certificate secretName' must be a Kubernetes object name`],
+    ['a registry config role is not a RegistryRole', () => registryConfig('both' as RegistryRole), `'role' must be one of "reader", "writer", got "both"`],
     ['an image repository is invalid', () => registryChart().registry.imageReference('Team/App', `sha256:${'a'.repeat(64)}`), `'repository' must be a lowercase repository path such as "team/app", got "Team/App"`],
     ['an image digest is invalid', () => registryChart().registry.imageReference('team/app', 'sha256:abc'), `'digest' must be "sha256:" followed by 64 lowercase hex characters, got "sha256:abc"`],
   ])('fails if %s', (_, build, message) => {
