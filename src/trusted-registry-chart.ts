@@ -1,35 +1,27 @@
 import { ApiObject, Chart, ChartProps } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { PullAccess, PullAccessOptions } from './access/pull-access';
-import { IPullCredentials, PullCredentials } from './access/pull-credentials';
+import { GrantPullOptions, PullAccess } from './access/pull-access';
+import { PullCredentials } from './access/pull-credentials';
 import { makeClusterScoped } from './cluster-scoped';
-import { RegistryNetworkPolicy, RegistryNetworkPolicyProps } from './network/registry-network-policy';
+import { RegistryNetworkPolicy, RegistryNetworkPolicyOptions } from './network/registry-network-policy';
 import { PolicyMode, TrustedImagePolicy } from './policy/trusted-image-policy';
-import { PrivateRegistry, PrivateRegistryProps } from './registry/private-registry';
+import { PrivateRegistry, PrivateRegistryOptions } from './registry/private-registry';
 import { SelfSignedRegistryCertificate } from './registry/registry-certificate';
-import { NodeTrust, NodeTrustProps } from './tls/node-trust';
+import { NodeTrust, NodeTrustOptions } from './tls/node-trust';
 import { validateHost, validateNamespace } from './validation';
 
-/** The host of the default app's registry. */
-export const DEFAULT_HOST = 'registry.mycorp.local';
-
-/** The namespace of the default app's registry. */
-export const DEFAULT_NAMESPACE = 'registry';
-
-/** Props of `TrustedRegistryChart`. */
-export interface TrustedRegistryChartProps extends Omit<ChartProps, 'namespace'> {
+/**
+ * Props of `TrustedRegistryChart`. Its `namespace` (from `ChartProps`) is the namespace of the
+ * registry and of every namespaced object of the chart, `TrustedRegistryChart.DEFAULT_NAMESPACE`
+ * ('registry') when not set.
+ */
+export interface TrustedRegistryChartProps extends ChartProps {
   /**
    * The registry's DNS name, the only source the admission policy trusts.
-   * @default DEFAULT_HOST ('registry.mycorp.local')
+   * @default TrustedRegistryChart.DEFAULT_HOST ('registry.mycorp.local')
    */
   readonly host?: string;
-
-  /**
-   * Namespace of the registry and every namespaced object of the chart.
-   * @default DEFAULT_NAMESPACE ('registry')
-   */
-  readonly namespace?: string;
 
   /**
    * Whether to create the namespace, labelled to enforce the restricted Pod Security Standard.
@@ -41,7 +33,7 @@ export interface TrustedRegistryChartProps extends Omit<ChartProps, 'namespace'>
    * Further settings of the registry.
    * @default - the `PrivateRegistry` defaults
    */
-  readonly registry?: Omit<PrivateRegistryProps, 'host'>;
+  readonly registry?: PrivateRegistryOptions;
 
   /**
    * Namespaces the admission policy does not check, besides the registry's own namespace (always
@@ -72,13 +64,13 @@ export interface TrustedRegistryChartProps extends Omit<ChartProps, 'namespace'>
    * the nodes trust that certificate.
    * @default - no NodeTrust
    */
-  readonly nodeTrust?: Omit<NodeTrustProps, 'registry'>;
+  readonly nodeTrust?: NodeTrustOptions;
 
   /**
    * Isolates the registry's pods with a `RegistryNetworkPolicy`.
    * @default - no NetworkPolicy
    */
-  readonly networkPolicy?: Omit<RegistryNetworkPolicyProps, 'registry'>;
+  readonly networkPolicy?: RegistryNetworkPolicyOptions;
 }
 
 /**
@@ -86,6 +78,11 @@ export interface TrustedRegistryChartProps extends Omit<ChartProps, 'namespace'>
  * that admits only images pinned by digest from that registry.
  */
 export class TrustedRegistryChart extends Chart {
+  /** The host of the registry when `host` is not set. */
+  public static readonly DEFAULT_HOST = 'registry.mycorp.local';
+  /** The namespace of the chart when `namespace` is not set. */
+  public static readonly DEFAULT_NAMESPACE = 'registry';
+
   /** The private registry. */
   public readonly registry: PrivateRegistry;
   /** The admission policy and its binding. */
@@ -96,9 +93,9 @@ export class TrustedRegistryChart extends Chart {
   public readonly networkPolicy?: RegistryNetworkPolicy;
 
   constructor(scope: Construct, id: string, props: TrustedRegistryChartProps = {}) {
-    const namespace = validateNamespace('namespace', props.namespace ?? DEFAULT_NAMESPACE);
+    const namespace = validateNamespace('namespace', props.namespace ?? TrustedRegistryChart.DEFAULT_NAMESPACE);
     super(scope, id, { ...props, namespace });
-    const host = validateHost('host', props.host ?? DEFAULT_HOST);
+    const host = validateHost('host', props.host ?? TrustedRegistryChart.DEFAULT_HOST);
 
     if (props.createNamespace ?? true) {
       const namespaceObject = new kplus.Namespace(this, 'Namespace', {
@@ -146,7 +143,7 @@ export class TrustedRegistryChart extends Chart {
     const pullNamespaces = props.pullNamespaces ?? [];
     if (pullNamespaces.length > 0) {
       const credentials = this.registry.credentials ? undefined : PullCredentials.fromSecretName(`${this.registry.name}-pull`);
-      this.grantPull('PullAccess', { namespaces: pullNamespaces, serviceAccounts: ['default'] }, credentials);
+      this.grantPull('PullAccess', { namespaces: pullNamespaces, serviceAccounts: ['default'], credentials });
     }
   }
 
@@ -155,11 +152,11 @@ export class TrustedRegistryChart extends Chart {
    * synth about namespaces the policy exempts (pods there need no credentials to be admitted).
    *
    * @param id construct id, unique among the registry's grants
-   * @param options the namespaces and ServiceAccounts
-   * @param credentials the pull Secret in the registry's namespace
-   * @default credentials - the generated pull identity (`registry: { htpasswd: HtpasswdSource.generated() }`)
+   * @param options the namespaces, ServiceAccounts and credentials; the namespaces the policy
+   *   exempts are added to `exemptNamespaces`
    */
-  public grantPull(id: string, options: Omit<PullAccessOptions, 'exemptNamespaces'>, credentials?: IPullCredentials): PullAccess {
-    return this.registry.grantPull(id, { ...options, exemptNamespaces: this.policy.exemptNamespaces }, credentials);
+  public grantPull(id: string, options: GrantPullOptions): PullAccess {
+    const exemptNamespaces = [...new Set([...(options.exemptNamespaces ?? []), ...this.policy.exemptNamespaces])];
+    return this.registry.grantPull(id, { ...options, exemptNamespaces });
   }
 }

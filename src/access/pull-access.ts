@@ -1,10 +1,10 @@
-import { Names } from 'cdk8s';
+import { ApiObject, Names } from 'cdk8s';
 import { Construct } from 'constructs';
 import { COPY_PULL_SECRET_SCRIPT, GENERATION_ANNOTATION } from './credentials-scripts';
 import { IPullCredentials } from './pull-credentials';
 import { RESTRICTED_POD_SECURITY_CONTEXT, scriptContainer, shortHash, TMP_VOLUME } from './restricted-pod';
 import * as k8s from '../../imports/k8s';
-import { IMAGES } from '../images';
+import { Images } from '../images';
 import { invalid, isDnsLabel, requireChartNamespace, validateNamespace, validateObjectName, validatePinnedImage, validateUnique } from '../validation';
 
 /** The label on every object of a `PullAccess`, valued with its base name. */
@@ -48,9 +48,25 @@ export interface PullAccessOptions {
 
   /**
    * Image providing `sh` and `kubectl`; must be pinned by digest.
-   * @default IMAGES.kubectl
+   * @default Images.KUBECTL
    */
   readonly kubectlImage?: string;
+}
+
+/** Options of `grantPull()`: what to grant, and with which credentials. */
+export interface GrantPullOptions extends PullAccessOptions {
+  /**
+   * The pull Secret in the registry's namespace, e.g. `PullCredentials.fromSecretName()`.
+   * @default - the registry's generated pull identity (`htpasswd: HtpasswdSource.generated()`);
+   * required when the registry has none
+   */
+  readonly credentials?: IPullCredentials;
+}
+
+/** A Secret a pod lists in its spec's `imagePullSecrets`. */
+export interface ImagePullSecret {
+  /** Name of the Secret, in the pod's namespace. */
+  readonly name: string;
 }
 
 /** Props of `PullAccess`. */
@@ -76,17 +92,17 @@ export class PullAccess extends Construct {
   /** Name of the `kubernetes.io/dockerconfigjson` Secret in every consumer namespace. */
   public readonly secretName: string;
   /** The consumer namespaces. */
-  public readonly namespaces: readonly string[];
+  public readonly namespaces: string[];
   /**
    * What a pod in a consumer namespace adds to its spec's `imagePullSecrets` when its
    * ServiceAccount does not list the Secret; with cdk8s-plus, use
    * `dockerRegistryAuth: kplus.Secret.fromSecretName(scope, id, access.secretName)`.
    */
-  public readonly imagePullSecrets: readonly k8s.LocalObjectReference[];
+  public readonly imagePullSecrets: ImagePullSecret[];
   /** The Job that copies the Secret; its name changes whenever what it does changes. */
-  public readonly job: k8s.KubeJob;
+  public readonly job: ApiObject;
   /** The ServiceAccount the Job runs as. */
-  public readonly serviceAccount: k8s.KubeServiceAccount;
+  public readonly serviceAccount: ApiObject;
 
   constructor(scope: Construct, id: string, props: PullAccessProps) {
     super(scope, id);
@@ -101,7 +117,7 @@ export class PullAccess extends Construct {
     serviceAccounts.forEach((serviceAccount) => validateObjectName('serviceAccounts[]', serviceAccount));
     validateUnique('serviceAccounts', serviceAccounts);
     this.secretName = validateObjectName('secretName', props.secretName ?? props.credentials.pullSecretName);
-    const kubectlImage = validatePinnedImage('kubectlImage', props.kubectlImage ?? IMAGES.kubectl);
+    const kubectlImage = validatePinnedImage('kubectlImage', props.kubectlImage ?? Images.KUBECTL);
     const name = props.name ?? Names.toDnsLabel(this, { maxLen: 54 });
     if (!isDnsLabel(name) || name.length > 54) {
       invalid('name', 'must be a DNS label of at most 54 characters (the Job adds a 9-character suffix)', name);
@@ -113,7 +129,7 @@ export class PullAccess extends Construct {
       console.warn(`warning: ${this.node.path}: pull access granted to namespace "${namespace}", which the admission policy does not check; pods there do not need this registry's credentials to be admitted, so the grant is pointless`);
     }
 
-    this.namespaces = props.namespaces;
+    this.namespaces = [...props.namespaces];
     this.imagePullSecrets = [{ name: this.secretName }];
     const labels = { [PULL_ACCESS_LABEL]: name };
 

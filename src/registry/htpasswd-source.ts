@@ -2,7 +2,7 @@ import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { RegistryUser } from '../access/htpasswd';
 import { HTPASSWD_SECRET_KEY, HtpasswdSecret } from '../access/htpasswd-secret';
-import { RegistryCredentialsGenerator, RegistryCredentialsGeneratorProps } from '../access/registry-credentials-generator';
+import { RegistryCredentialsGenerator, RegistryCredentialsGeneratorOptions } from '../access/registry-credentials-generator';
 import { invalid, validateObjectName } from '../validation';
 
 /** The Secret and key the registry mounts as its htpasswd file. */
@@ -14,9 +14,6 @@ export interface BoundHtpasswd {
   /** The generator writing the Secret, for sources whose credentials are made in the cluster. */
   readonly generator?: RegistryCredentialsGenerator;
 }
-
-/** Options of `HtpasswdSource.generated()`: the generator's props the registry does not fix. */
-export type GeneratedHtpasswdOptions = Omit<RegistryCredentialsGeneratorProps, 'host' | 'name' | 'htpasswdSecretName'>;
 
 /** Where the registry's htpasswd file (its users and bcrypt hashes) comes from. */
 export abstract class HtpasswdSource {
@@ -49,7 +46,7 @@ export abstract class HtpasswdSource {
    * rotated by raising `generation`. The registry exposes the generator as `credentials` and
    * grants pull access to consumer namespaces with `grantPull()`. Nothing secret is synthesized.
    */
-  public static generated(options: GeneratedHtpasswdOptions = {}): HtpasswdSource {
+  public static generated(options: RegistryCredentialsGeneratorOptions = {}): HtpasswdSource {
     return new GeneratedHtpasswd(options);
   }
 
@@ -95,7 +92,7 @@ class UsersHtpasswd extends HtpasswdSource {
 }
 
 class GeneratedHtpasswd extends HtpasswdSource {
-  constructor(private readonly options: GeneratedHtpasswdOptions) {
+  constructor(private readonly options: RegistryCredentialsGeneratorOptions) {
     super();
   }
 

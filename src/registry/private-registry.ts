@@ -6,10 +6,9 @@ import { HtpasswdSource } from './htpasswd-source';
 import { RegistryCertificate } from './registry-certificate';
 import { REGISTRY_CONTAINER_PORT, REGISTRY_PATHS, RegistryConfigOptions, renderRegistryConfig } from './registry-config';
 import { RegistryStorage } from './registry-storage';
-import { PullAccess, PullAccessOptions } from '../access/pull-access';
-import { IPullCredentials } from '../access/pull-credentials';
+import { GrantPullOptions, PullAccess } from '../access/pull-access';
 import { RegistryCredentialsGenerator } from '../access/registry-credentials-generator';
-import { IMAGES } from '../images';
+import { Images } from '../images';
 import { invalid, isRepositoryPath, requireChartNamespace, validateHost, validateInteger, validateObjectName, validatePinnedImage } from '../validation';
 
 /** The port the Service and Ingress backend listen on, so image references need no port. */
@@ -43,14 +42,8 @@ export enum RegistryWorkloadKind {
 /** The key of the HTTP secret inside the Secret given as `httpSecret`. */
 export const HTTP_SECRET_KEY = 'http-secret';
 
-/** Props of `PrivateRegistry`. */
-export interface PrivateRegistryProps {
-  /**
-   * The DNS name clients use for the registry (the Ingress host and the first name of image
-   * references), without scheme, port or path.
-   */
-  readonly host: string;
-
+/** Settings of `PrivateRegistry` other than its host; `TrustedRegistryChartProps.registry`. */
+export interface PrivateRegistryOptions {
   /**
    * Base name of the registry's Kubernetes objects (Service, workload, ConfigMap, claim, Secrets).
    * @default 'registry'
@@ -59,7 +52,7 @@ export interface PrivateRegistryProps {
 
   /**
    * The registry image; must be pinned by digest.
-   * @default IMAGES.registry
+   * @default Images.REGISTRY
    */
   readonly image?: string;
 
@@ -115,7 +108,7 @@ export interface PrivateRegistryProps {
   /**
    * Annotations of the Ingress. Replaces the defaults entirely, so controllers other than
    * ingress-nginx get only their own.
-   * @default INGRESS_NGINX_ANNOTATIONS
+   * @default PrivateRegistry.INGRESS_NGINX_ANNOTATIONS
    */
   readonly ingressAnnotations?: Record<string, string>;
 
@@ -132,6 +125,15 @@ export interface PrivateRegistryProps {
   readonly resources?: kplus.ContainerResources;
 }
 
+/** Props of `PrivateRegistry`. */
+export interface PrivateRegistryProps extends PrivateRegistryOptions {
+  /**
+   * The DNS name clients use for the registry (the Ingress host and the first name of image
+   * references), without scheme, port or path.
+   */
+  readonly host: string;
+}
+
 /**
  * A private container registry (distribution `registry:2`) inside the cluster: TLS everywhere,
  * htpasswd authentication, a ClusterIP Service (no NodePort or LoadBalancer can be produced),
@@ -139,6 +141,13 @@ export interface PrivateRegistryProps {
  * Standard.
  */
 export class PrivateRegistry extends Construct {
+  /** The port the Service and Ingress backend listen on, so image references need no port. */
+  public static readonly SERVICE_PORT: number = REGISTRY_SERVICE_PORT;
+  /** The ingress-nginx annotations the Ingress gets unless `ingressAnnotations` is set. */
+  public static readonly INGRESS_NGINX_ANNOTATIONS: { [key: string]: string } = { ...INGRESS_NGINX_ANNOTATIONS };
+  /** The key of the HTTP secret inside the Secret given as `httpSecret`. */
+  public static readonly HTTP_SECRET_KEY: string = HTTP_SECRET_KEY;
+
   /** The DNS name clients use, e.g. in image references `<host>/<repository>@sha256:<digest>`. */
   public readonly host: string;
   /** Base name of the Kubernetes objects. */
@@ -171,7 +180,7 @@ export class PrivateRegistry extends Construct {
     this.namespace = requireChartNamespace(this, 'its in-cluster DNS names depend on it');
     this.serviceDnsNames = [`${this.name}.${this.namespace}.svc`, `${this.name}.${this.namespace}.svc.cluster.local`];
 
-    const image = validatePinnedImage('image', props.image ?? IMAGES.registry);
+    const image = validatePinnedImage('image', props.image ?? Images.REGISTRY);
     const replicas = validateInteger('replicas', props.replicas ?? 1, 1, 100);
     const workloadKind = props.workloadKind ?? RegistryWorkloadKind.DEPLOYMENT;
 
@@ -253,12 +262,10 @@ export class PrivateRegistry extends Construct {
    * `htpasswd` is `HtpasswdSource.generated()`; otherwise `credentials` names your Secret.
    *
    * @param id construct id, unique among this registry's grants
-   * @param options the namespaces and ServiceAccounts
-   * @param credentials the pull Secret in the registry's namespace
-   * @default credentials - the generated pull identity
+   * @param options the namespaces, ServiceAccounts and credentials
    */
-  public grantPull(id: string, options: PullAccessOptions, credentials?: IPullCredentials): PullAccess {
-    const pullCredentials = credentials ?? this.credentials;
+  public grantPull(id: string, options: GrantPullOptions): PullAccess {
+    const pullCredentials = options.credentials ?? this.credentials;
     if (!pullCredentials) {
       invalid('credentials', 'must be given to grantPull() when the registry\'s htpasswd is not HtpasswdSource.generated() (use PullCredentials.fromSecretName())', pullCredentials);
     }

@@ -29,7 +29,7 @@ export interface CertManagerCaChainProps {
  */
 export class CertManagerCaChain extends Construct {
   /** The CA Issuer that signs certificates in the chart's namespace. */
-  public readonly issuerRef: Required<CertManagerIssuerRef>;
+  public readonly issuerRef: CertManagerIssuerRef;
   /** Name of the Secret holding the CA certificate and key. */
   public readonly caSecretName: string;
 

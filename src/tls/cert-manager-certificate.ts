@@ -41,7 +41,7 @@ export interface CertManagerCertificateProps extends CertManagerCertificateOptio
  */
 export class CertManagerCertificate extends Construct {
   /** The issuer that signs the certificate. */
-  public readonly issuerRef: Required<CertManagerIssuerRef>;
+  public readonly issuerRef: CertManagerIssuerRef;
   /** The self-contained chain, when no issuer was given. */
   public readonly caChain?: CertManagerCaChain;
 

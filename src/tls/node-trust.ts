@@ -5,7 +5,7 @@ import { Construct } from 'constructs';
 import {
   NODE_TRUST_CONTAINER_PATHS, NODE_TRUST_HOST_PATHS, NodeTrustMode, renderNodeTrustScript,
 } from './node-trust-script';
-import { IMAGES } from '../images';
+import { Images } from '../images';
 import { PrivateRegistry } from '../registry/private-registry';
 import { invalid, validateNamespace, validateObjectName, validatePinnedImage } from '../validation';
 
@@ -15,11 +15,8 @@ export const NODE_TRUST_CA_KEY = 'ca.crt';
 /** Where the script is mounted in the container. */
 const SCRIPT_DIR = '/etc/node-trust/script';
 
-/** Props of `NodeTrust`. */
-export interface NodeTrustProps {
-  /** The registry the nodes must trust and resolve. */
-  readonly registry: PrivateRegistry;
-
+/** Settings of `NodeTrust` other than its registry; `TrustedRegistryChartProps.nodeTrust`. */
+export interface NodeTrustOptions {
   /**
    * The CA certificate (PEM) that signed the registry's certificate, or the self-signed
    * certificate itself (`SelfSignedRegistryCertificate.certificatePem`). Put in a ConfigMap
@@ -63,9 +60,15 @@ export interface NodeTrustProps {
 
   /**
    * The image running the script (needs sh, nslookup, awk, sed, cmp); must be pinned by digest.
-   * @default IMAGES.busybox
+   * @default Images.BUSYBOX
    */
   readonly image?: string;
+}
+
+/** Props of `NodeTrust`. */
+export interface NodeTrustProps extends NodeTrustOptions {
+  /** The registry the nodes must trust and resolve. */
+  readonly registry: PrivateRegistry;
 }
 
 /**
@@ -76,6 +79,9 @@ export interface NodeTrustProps {
  * Opt-in: it changes files on the nodes. See the README, "Trusting the registry from every node".
  */
 export class NodeTrust extends Construct {
+  /** The key of the CA certificate in the ConfigMap named by `caConfigMapName`. */
+  public static readonly CA_KEY: string = NODE_TRUST_CA_KEY;
+
   /** The DaemonSet running on every node. */
   public readonly daemonSet: kplus.DaemonSet;
   /** The ConfigMap holding the script (and the CA when given as `caCertificate`). */
@@ -91,7 +97,7 @@ export class NodeTrust extends Construct {
     const namespace = validateNamespace('namespace', props.namespace ?? 'kube-system');
     this.namespace = namespace;
     const name = validateObjectName('name', props.name ?? `${registry.name}-node-trust`);
-    const image = validatePinnedImage('image', props.image ?? IMAGES.busybox);
+    const image = validatePinnedImage('image', props.image ?? Images.BUSYBOX);
     if ((props.caCertificate === undefined) === (props.caConfigMapName === undefined)) {
       invalid('caCertificate', 'or \'caConfigMapName\' must be given (exactly one of them)', props.caCertificate === undefined ? 'neither' : 'both');
     }

@@ -1,6 +1,7 @@
 import * as bcrypt from 'bcryptjs';
 import { Testing } from 'cdk8s';
-import { HTPASSWD_BCRYPT_COST, htpasswdLine, HtpasswdSecret } from '../../src';
+import { HtpasswdSecret } from '../../src';
+import { HTPASSWD_BCRYPT_COST, htpasswdLine } from '../../src/access/htpasswd';
 import { synth, validateAgainstKubernetesSchemas } from '../util/manifests';
 
 const password = 'correct-horse-battery-staple';

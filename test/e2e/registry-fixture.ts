@@ -2,7 +2,7 @@ import { randomBytes } from 'crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { REGISTRY_PATHS } from '../../src';
+import { REGISTRY_PATHS } from '../../src/registry/registry-config';
 import { Credentials, RegistryClient } from './registry-client';
 import { freeLoopbackPort, RegistryProcess } from './registry-process';
 import { Skopeo } from './skopeo';

@@ -1,10 +1,9 @@
 import { App, Chart, Size, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { parse } from 'yaml';
-import {
-  HtpasswdSource, IMAGES, INGRESS_NGINX_ANNOTATIONS, PrivateRegistry, PrivateRegistryProps,
-  RegistryCertificate, RegistryStorage, RegistryWorkloadKind, TlsVersion,
-} from '../../src';
+import { HtpasswdSource, PrivateRegistry, PrivateRegistryProps, RegistryCertificate, RegistryStorage, RegistryWorkloadKind, TlsVersion } from '../../src';
+import { IMAGES } from '../../src/images';
+import { INGRESS_NGINX_ANNOTATIONS } from '../../src/registry/private-registry';
 import { findOne, Manifest, synth, validateAgainstKubernetesSchemas } from '../util/manifests';
 
 const host = 'registry.example.com';

@@ -4,7 +4,8 @@ import { tmpdir } from 'os';
 import { join, relative } from 'path';
 import { parse as parseToml } from 'smol-toml';
 import { parse as parseYaml } from 'yaml';
-import { NODE_TRUST_MARKER, NodeTrustMode, renderNodeTrustScript } from '../../src';
+import { NodeTrustMode } from '../../src';
+import { NODE_TRUST_MARKER, renderNodeTrustScript } from '../../src/tls/node-trust-script';
 
 const HOST = 'registry.example.com';
 const SERVICE = 'registry.registry.svc.cluster.local';

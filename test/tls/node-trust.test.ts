@@ -1,5 +1,7 @@
 import { Chart, Duration, Testing } from 'cdk8s';
-import { IMAGES, NodeTrust, NodeTrustMode, NodeTrustProps, PrivateRegistry, RegistryCertificate, renderNodeTrustScript } from '../../src';
+import { NodeTrust, NodeTrustMode, NodeTrustProps, PrivateRegistry, RegistryCertificate } from '../../src';
+import { IMAGES } from '../../src/images';
+import { renderNodeTrustScript } from '../../src/tls/node-trust-script';
 import { findOne, Manifest, synth, validateAgainstKubernetesSchemas } from '../util/manifests';
 
 /** A registry with a self-signed certificate and NodeTrust with the props `props(certificatePem)`. */
