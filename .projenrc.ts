@@ -8,9 +8,22 @@ const project = new cdk8s.ConstructLibraryCdk8s({
   author: 'The cdk8s-trusted-registry authors',
   authorAddress: 'https://github.com/cdk8s-trusted-registry/cdk8s-trusted-registry',
   repositoryUrl: 'https://github.com/cdk8s-trusted-registry/cdk8s-trusted-registry.git',
+  homepage: 'https://github.com/cdk8s-trusted-registry/cdk8s-trusted-registry#readme',
+  keywords: ['cdk8s', 'kubernetes', 'registry', 'admission', 'validating-admission-policy', 'container-images', 'supply-chain'],
+  // 0.x: the API may still change between minor versions (see CHANGELOG.md).
+  stability: 'experimental',
   cdk8sVersion: '2.70.0',
   constructsVersion: '10.4.0',
   jsiiVersion: '~5.9.0',
+  // jsii-pacmak targets (`npm run package-all`); CI builds and tests the Python one.
+  publishToPypi: { distName: 'cdk8s-trusted-registry', module: 'cdk8s_trusted_registry' },
+  publishToMaven: {
+    javaPackage: 'io.github.cdk8s_trusted_registry',
+    mavenGroupId: 'io.github.cdk8s-trusted-registry',
+    mavenArtifactId: 'cdk8s-trusted-registry',
+  },
+  publishToGo: { moduleName: 'github.com/cdk8s-trusted-registry/cdk8s-trusted-registry-go' },
+  publishToNuget: { dotNetNamespace: 'Cdk8sTrustedRegistry', packageId: 'Cdk8sTrustedRegistry' },
   defaultReleaseBranch: 'main',
   projenrcTs: true,
   packageManager: javascript.NodePackageManager.NPM,
@@ -46,6 +59,7 @@ const project = new cdk8s.ConstructLibraryCdk8s({
     'ajv@^8.17.1',
     'smol-toml@^1.3.0',
     'yaml@^2.6.0',
+    'jsii-docgen@^10.5.0',
   ],
   jestOptions: {
     // Jest 30 resolves through unrs-resolver, whose per-platform optional packages make `npm ci`
@@ -65,6 +79,10 @@ const project = new cdk8s.ConstructLibraryCdk8s({
       skipLibCheck: true,
       // CommonJS output as before; node16 resolution would refuse the ESM-only test helpers.
       module: 'commonjs',
+      // Inline source maps were 79% of the package's JavaScript bytes, and pointed at src/ files
+      // the package does not contain; stack traces now point at the lib/ files it does.
+      inlineSourceMap: false,
+      inlineSources: false,
     },
     include: ['imports/**/*.ts'],
   },
@@ -79,8 +97,31 @@ const project = new cdk8s.ConstructLibraryCdk8s({
 project.testTask.prependSpawn(project.compileTask);
 
 // The compiled tree keeps the source layout (src/, imports/), so the entry point is lib/src/.
+project.package.addVersion('0.1.0');
 project.package.addField('main', 'lib/src/index.js');
 project.package.addField('types', 'lib/src/index.d.ts');
+// Only what consumers need: the compiled library and its types, the jsii assembly, the docs.
+// The default app (main, app-config) is this repository's, not the library's.
+project.package.addField('files', [
+  'lib/**/*.js',
+  'lib/**/*.d.ts',
+  '!lib/src/main.*',
+  '!lib/src/app-config.*',
+  // The generated Kubernetes and cert-manager types (1.7 MB) appear in no public signature;
+  // only internal modules, unreachable through the exports map, refer to them.
+  '!lib/imports/*.d.ts',
+  '!lib/src/access/restricted-pod.d.ts',
+  '!lib/src/tls/cert-manager-imports.d.ts',
+  '.jsii',
+  'API.md',
+  'CHANGELOG.md',
+]);
+// The package root is the public API; internals are not reachable by deep imports.
+project.package.addField('exports', {
+  '.': { types: './lib/src/index.d.ts', default: './lib/src/index.js' },
+  './.jsii': './.jsii',
+  './package.json': './package.json',
+});
 
 project.addTask('import:k8s', {
   description: 'Regenerate imports/k8s.ts from a Kubernetes API schema (path or URL; default: ../shared/k8s-schemas/v1.30.0/_definitions.json)',
@@ -104,6 +145,12 @@ project.addTask('synth', {
     { spawn: 'compile', condition: 'node scripts/lib-is-stale.js' },
     { exec: 'cdk8s synth' },
   ],
+});
+
+// API.md is generated from the jsii assembly; test/package/api-md.test.ts fails when it is stale.
+project.addTask('docgen', {
+  description: 'Regenerate API.md from the compiled jsii assembly',
+  steps: [{ spawn: 'compile', condition: 'node scripts/lib-is-stale.js' }, { exec: 'jsii-docgen -o API.md' }],
 });
 
 // Benchmarks measure, they do not gate: see bench/README.md. The smoke run finishes in seconds.

@@ -1,6 +1,7 @@
 import { Duration } from 'cdk8s';
 import { Construct } from 'constructs';
-import { CertManagerIssuerKind, CertManagerIssuerRef, certManagerImports } from './cert-manager-issuer';
+import { CertManagerIssuerKind, CertManagerIssuerRef } from './cert-manager-issuer';
+import { certManagerImports } from './cert-manager-imports';
 import { goDuration } from './go-duration';
 import { makeClusterScoped } from '../cluster-scoped';
 import { requireChartNamespace, validateObjectName } from '../validation';

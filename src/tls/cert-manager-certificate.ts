@@ -1,7 +1,8 @@
 import { Duration } from 'cdk8s';
 import { Construct } from 'constructs';
 import { CertManagerCaChain } from './cert-manager-ca-chain';
-import { CertManagerIssuerRef, certManagerImports, validateIssuerRef } from './cert-manager-issuer';
+import { CertManagerIssuerRef, validateIssuerRef } from './cert-manager-issuer';
+import { certManagerImports } from './cert-manager-imports';
 import { goDuration } from './go-duration';
 import { invalid, validateObjectName, validateUnique } from '../validation';
 
