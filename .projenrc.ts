@@ -90,7 +90,7 @@ const project = new cdk8s.ConstructLibraryCdk8s({
     compilerOptions: { skipLibCheck: true, isolatedModules: false },
     include: ['../src/**/*.ts', '../imports/**/*.ts', '../bench/**/*.ts'],
   },
-  gitignore: ['/node_modules', '/dist/', '/dist-packages/', '/cdk8s.out/', '/bench/out/'],
+  gitignore: ['/node_modules', '/dist/', '/dist-packages/', '/.venv-examples/', '/examples/typescript/out/', '/cdk8s.out/', '/bench/out/'],
 });
 
 // Type errors anywhere (src, imports, tests) fail `npm test`, and lib/ is fresh for `cdk8s synth`.
