@@ -60,6 +60,8 @@ const project = new cdk8s.ConstructLibraryCdk8s({
     'smol-toml@^1.3.0',
     'yaml@^2.6.0',
     'jsii-docgen@^10.5.0',
+    // test/package/consumer.test.ts: an app on cdk8s-plus-33, as `cdk8s init` generates, using the packed library.
+    'cdk8s-plus-33@^2.5.57',
   ],
   jestOptions: {
     // Jest 30 resolves through unrs-resolver, whose per-platform optional packages make `npm ci`

@@ -51,6 +51,12 @@ describe('TypeScript examples', () => {
     expect(files).toMatchSnapshot();
   });
 
+  // The README's code: each file is one of its blocks (test/examples/readme.test.ts).
+  test.each(['own-chart', 'generated-credentials', 'grant-pull', 'own-pull-credentials', 'node-trust'])('%s (README) compiles and synthesizes valid objects', (name) => {
+    const manifests = validate(synthExample(process.execPath, [join(examples, 'typescript', 'out', `${name}.js`)]));
+    expect(manifests.length).toBeGreaterThan(0);
+  });
+
   test('the team chart runs its image by digest from the registry, with the copied pull Secret', () => {
     const team = parseAllDocuments(outputs['team-chart']['team-a.k8s.yaml']).map((doc) => doc.toJS());
     const pod = team.find((m) => m.kind === 'Deployment').spec.template.spec;
@@ -64,14 +70,17 @@ describe('TypeScript examples', () => {
 const python = process.env.PYTHON_EXAMPLES_PYTHON ?? join(root, '.venv-examples', 'bin', 'python');
 const missing = existsSync(python) ? [] : [`a Python with cdk8s and the packed library at ${python} (make it with \`scripts/python-examples-venv.sh\`, as .ci/run does)`];
 
-describeWithPrerequisites('Python example', missing, () => {
-  test('platform_chart.py synthesizes the same bytes as platform-chart.ts', () => {
+describeWithPrerequisites('Python examples', missing, () => {
+  test.each([
+    ['platform_chart.py', 'platform-chart'],
+    ['default_chart.py', 'default-chart'],
+  ])('%s synthesizes the same bytes as %s.ts', (python_, typescriptName) => {
     // GIVEN
-    const typescript = outputs['platform-chart'] ?? synthExample(process.execPath, [join(examples, 'typescript', 'out', 'platform-chart.js')]);
+    const typescript = outputs[typescriptName] ?? synthExample(process.execPath, [join(examples, 'typescript', 'out', `${typescriptName}.js`)]);
 
     // WHEN
     // The jsii runtime warns on stderr that it no longer supports this machine's Node 20.
-    const files = synthExample(python, [join(examples, 'python', 'platform_chart.py')], { JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION: '20' });
+    const files = synthExample(python, [join(examples, 'python', python_)], { JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION: '20' });
 
     // THEN
     expect(Object.keys(files)).toEqual(Object.keys(typescript));
