@@ -91,6 +91,8 @@ const project = new cdk8s.ConstructLibraryCdk8s({
   tsconfigDev: {
     compilerOptions: { skipLibCheck: true, isolatedModules: false },
     include: ['../src/**/*.ts', '../imports/**/*.ts', '../bench/**/*.ts'],
+    // An app of its own, compiled against the packed library by test/package/consumer.test.ts.
+    exclude: ['node_modules', 'package/consumer'],
   },
   gitignore: ['/node_modules', '/dist/', '/dist-packages/', '/.venv-examples/', '/examples/typescript/out/', '/cdk8s.out/', '/bench/out/'],
 });
