@@ -128,7 +128,7 @@ project.package.addField('exports', {
 });
 
 project.addTask('import:k8s', {
-  description: 'Regenerate imports/k8s.ts from a Kubernetes API schema (path or URL; default: ../shared/k8s-schemas/v1.30.0/_definitions.json)',
+  description: 'Regenerate imports/k8s.ts from a Kubernetes API schema (path, .gz path or URL; default: the vendored test/fixtures/k8s-schemas/v1.30.0/_definitions.json.gz)',
   exec: 'node scripts/import-k8s.js',
   receiveArgs: true,
 });
