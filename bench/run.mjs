@@ -1,12 +1,13 @@
 // Runs the benchmarks and prints a Markdown table (see bench/README.md for the method).
 // Usage: node bench/run.mjs [--smoke] [--only section,...]
 //   --smoke: few runs, small sizes; finishes in about a minute.
-//   --only:  a comma-separated subset of the sections synth, scale, transfer, head.
+//   --only:  a comma-separated subset of the sections synth, scale, transfer, head, fresh.
 import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { table } from './stats.mjs';
 import { benchTransfer, benchHead } from './data-path.mjs';
+import { benchFreshClone } from './fresh-clone.mjs';
 import { benchScale } from './scale.mjs';
 import { benchSynth } from './synth.mjs';
 
@@ -19,6 +20,7 @@ const sections = {
   scale: () => benchScale({ root, runs, sizes: smoke ? [10, 100] : [10, 100, 1000] }),
   transfer: () => benchTransfer({ root, smoke }),
   head: () => benchHead({ root, smoke }),
+  fresh: () => benchFreshClone({ root }),
 };
 const onlyIndex = process.argv.indexOf('--only');
 const selected = onlyIndex === -1 ? Object.keys(sections) : (process.argv[onlyIndex + 1] ?? '').split(',');
