@@ -97,6 +97,10 @@ const project = new cdk8s.ConstructLibraryCdk8s({
   gitignore: ['/node_modules', '/dist/', '/dist-packages/', '/.venv-examples/', '/examples/typescript/out/', '/cdk8s.out/', '/bench/out/'],
 });
 
+// jsii would otherwise download its release-support schedule from raw.githubusercontent.com on every
+// compile: a network call in `npm run synth` on a fresh clone.
+project.compileTask.env('JSII_SILENCE_SUPPORT_WARNING', '1');
+
 // Type errors anywhere (src, imports, tests) fail `npm test`, and lib/ is fresh for `cdk8s synth`.
 project.testTask.prependSpawn(project.compileTask);
 

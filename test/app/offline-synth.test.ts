@@ -61,6 +61,26 @@ describe('offline synth', () => {
     expect(readFileSync(join(root, 'dist', 'trusted-registry.k8s.yaml'), 'utf-8')).toContain('kind: ValidatingAdmissionPolicy\n');
   });
 
+  // The compile step (jsii) is skipped above because lib/ is fresh; running it again here would
+  // double `npm test`'s longest step, so this checks the one network call jsii makes, through the
+  // environment the compile task sets. bench/fresh-clone.mjs runs the whole path offline.
+  test.each([
+    ['with the compile task\'s environment, makes no network call', true],
+    ['without it, is seen by the network guard', false],
+  ])('jsii\'s release-support check, %s', (_name, silenced) => {
+    // GIVEN
+    const tasks = JSON.parse(readFileSync(join(root, '.projen', 'tasks.json'), 'utf-8')).tasks;
+    const env: Record<string, string> = silenced ? tasks.compile.env : {};
+    const support = join(root, 'node_modules', 'jsii', 'lib', 'support.js');
+
+    // WHEN
+    const { status, networkCalls } = runOffline(process.execPath, ['-e', `require(${JSON.stringify(support)}).emitSupportPolicyInformation()`], env);
+
+    // THEN
+    expect(status).toBe(0);
+    expect(networkCalls.length === 0).toBe(silenced);
+  });
+
   test('the network guard sees the call the cdk8s CLI makes when its upgrade check is on', () => {
     // GIVEN the CLI as `npm run synth` ran it before, with its upgrade check
     const outdir = mkdtempSync(join(tmpdir(), 'offline-out-'));
