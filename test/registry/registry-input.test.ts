@@ -1,8 +1,6 @@
 import { Chart, Size, Testing } from 'cdk8s';
-import {
-  HtpasswdSource, PrivateRegistry, PrivateRegistryProps, RegistryConfigOptions, RegistryRole, RegistryStorage, RegistryWorkloadKind,
-  renderRegistryConfig, TlsVersion,
-} from '../../src';
+import { HtpasswdSource, PrivateRegistry, PrivateRegistryProps, RegistryConfigOptions, RegistryStorage, RegistryWorkloadKind, TlsVersion } from '../../src';
+import { RegistryRole, renderRegistryConfig } from '../../src/registry/registry-config';
 import { findOne, synth, validateAgainstKubernetesSchemas } from '../util/manifests';
 import { MAX_GENERATION } from '../../src/access/credentials-scripts';
 
