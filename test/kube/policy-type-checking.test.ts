@@ -114,13 +114,16 @@ function expectedVariableIssues(cluster: KubeCluster, variable: { name: string; 
     .map(([field]) => `undefined field '${field}'`);
   const volumeImage = cluster.minor < 31 && /\bv\.image\b/.test(variable.expression) ? ["undefined field 'image'"] : [];
   // A variable that is null on CREATE (`oldObject == null ? null : ...`) has the type null to the
-  // checker; reading its fields, which happens only on UPDATE, is reported.
-  const readsNullable = variables.some((other) => NULL_ON_CREATE.test(other.expression) && new RegExp(`\\bvariables\\.${other.name}\\.`).test(variable.expression));
+  // checker (unless its other branch fails to check, which makes it dyn); reading its fields,
+  // which happens only on UPDATE, is reported.
+  const readsNullable = variables.some((other) => /^oldObject == null \? null : /.test(other.expression)
+    && expectedVariableIssues(cluster, other, kind, variables).length === 0
+    && new RegExp(`\\bvariables\\.${other.name}\\.`).test(variable.expression));
   return [...guarded, ...volumeImage, ...(readsNullable ? ["type 'null' does not support field selection"] : [])];
 }
 
-/** A variable that is null when there is no old object (CREATE), as the policy writes it. */
-const NULL_ON_CREATE = /^oldObject == null \? null : /;
+/** A variable that is null (or empty) when there is no old object (CREATE), as the policy writes it. */
+const NULL_ON_CREATE = /^oldObject == null \? (null|\[\]) : /;
 
 /** A validation that type-checks `expression` whatever its type. */
 const asValidation = (expression: string) => ({ expression: `(${expression}) == (${expression})` });
