@@ -116,9 +116,9 @@ function expectedVariableIssues(cluster: KubeCluster, variable: { name: string; 
   // A variable that is null on CREATE (`oldObject == null ? null : ...`) has the type null to the
   // checker (unless its other branch fails to check, which makes it dyn); reading its fields,
   // which happens only on UPDATE, is reported.
-  const readsNullable = variables.some((other) => /^oldObject == null \? null : /.test(other.expression)
-    && expectedVariableIssues(cluster, other, kind, variables).length === 0
-    && new RegExp(`\\bvariables\\.${other.name}\\.`).test(variable.expression));
+  const readsNullable = variables.some((other) => new RegExp(`\\bvariables\\.${other.name}\\.`).test(variable.expression)
+    && /^oldObject == null \? null : /.test(other.expression)
+    && expectedVariableIssues(cluster, other, kind, variables).length === 0);
   return [...guarded, ...volumeImage, ...(readsNullable ? ["type 'null' does not support field selection"] : [])];
 }
 
