@@ -66,6 +66,44 @@ const AS_DEPLOYED: Record<string, Layer> = {
   'a ServiceAccount of the same name in another namespace writes any Secret': 'rbac',
 };
 
+const PULL_ACCESS_USER = `system:serviceaccount:${SECRET_WRITE_SETUP.namespace}:${SECRET_WRITE_SETUP.pullAccessName}`;
+const DOCKER_CONFIG_SECRET = {
+  apiVersion: 'v1',
+  kind: 'Secret',
+  type: 'kubernetes.io/dockerconfigjson',
+  data: { '.dockerconfigjson': Buffer.from('{"auths":{}}').toString('base64') },
+};
+
+/**
+ * Requests the corpus cannot express as admission requests, tried with the chart's RBAC only as
+ * the copy Job's ServiceAccount: other API calls that write or remove a Secret.
+ */
+const BEYOND_THE_CORPUS: Record<string, (client: KubeClient) => Promise<RealOutcome>> = {
+  // The server names the object before admission: the policy sees (and refuses) the generated name.
+  'a Secret named by generateName after the pull Secret': async (client) => outcome(await client.request('POST', '/api/v1/namespaces/team-a/secrets', {
+    body: { ...DOCKER_CONFIG_SECRET, metadata: { generateName: 'registry-pull' } },
+    headers: impersonating(PULL_ACCESS_USER),
+  })),
+  // Server-side apply is a PATCH: RBAC's verb patch, which no Role of the chart grants on Secrets.
+  'a bootstrap token created by server-side apply': async (client) => outcome(await client.request('PATCH', '/api/v1/namespaces/team-a/secrets/bootstrap-token-abcdef?fieldManager=attacker', {
+    body: { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'bootstrap-token-abcdef' }, type: 'bootstrap.kubernetes.io/token', stringData: { 'token-id': 'abcdef', 'token-secret': '0123456789abcdef' } },
+    contentType: 'application/apply-patch+yaml',
+    headers: impersonating(PULL_ACCESS_USER),
+  })),
+  // The policy does not match DELETE: RBAC alone keeps the copy Job from removing Secrets.
+  'deleting the pull Secret copy': async (client) => {
+    await client.request('POST', '/api/v1/namespaces/team-a/secrets', { body: { ...DOCKER_CONFIG_SECRET, metadata: { name: 'registry-pull' } } });
+    const response = await client.request('DELETE', '/api/v1/namespaces/team-a/secrets/registry-pull', { headers: impersonating(PULL_ACCESS_USER) });
+    await client.request('DELETE', '/api/v1/namespaces/team-a/secrets/registry-pull');
+    return outcome(response);
+  },
+};
+
+function outcome(response: { status: number; body: any }): RealOutcome {
+  const admitted = response.status >= 200 && response.status <= 299;
+  return { status: response.status, admitted, message: admitted ? undefined : String(response.body?.message ?? response.body) };
+}
+
 /** What the real server answered to one corpus request. */
 interface RealOutcome {
   readonly status: number;
@@ -120,8 +158,7 @@ async function send(client: KubeClient, request: AdmissionRequest): Promise<Real
   } else {
     response = await client.request('PATCH', objectPath(request), { body, contentType: 'application/merge-patch+json', headers });
   }
-  const admitted = response.status >= 200 && response.status <= 299;
-  return { status: response.status, admitted, message: admitted ? undefined : String(response.body?.message ?? response.body) };
+  return outcome(response);
 }
 
 /** Removes a Secret the request may have written (ServiceAccounts stay: `prepare` resets them). */
@@ -147,6 +184,7 @@ describeWithKube('the SecretWritePolicy corpus on a real API server, impersonati
   const simulator = new AdmissionSimulator(secretWriteCorpusManifests());
   const manifests = appliedManifests();
   const policies = manifests.filter((m) => m.kind === 'ValidatingAdmissionPolicy');
+  const beyondTheCorpus = new Map<string, RealOutcome>();
   const results = { policyAlone: new Map<AdmissionCase, RealOutcome>(), asDeployed: new Map<AdmissionCase, RealOutcome>() };
   const namespaces = [...new Set([
     SECRET_WRITE_SETUP.namespace,
@@ -188,6 +226,7 @@ describeWithKube('the SecretWritePolicy corpus on a real API server, impersonati
     await awaitPolicies();
 
     await runAll(results.asDeployed);
+    for (const [name, attempt] of Object.entries(BEYOND_THE_CORPUS)) beyondTheCorpus.set(name, await attempt(client));
 
     await client.expectOk('POST', '/apis/rbac.authorization.k8s.io/v1/clusterroles', {
       body: {
@@ -233,6 +272,20 @@ describeWithKube('the SecretWritePolicy corpus on a real API server, impersonati
     expect(Object.keys(AS_DEPLOYED).sort()).toEqual(SECRET_WRITE_CORPUS.map((c) => c.name).sort());
     // Every decision of the table is the corpus's, whoever takes it.
     SECRET_WRITE_CORPUS.filter((c) => c.decision === 'refuse').forEach((c) => expect([c.name, AS_DEPLOYED[c.name]]).not.toEqual([c.name, 'admit']));
+  });
+
+  test('beyond the corpus: a Secret named by generateName is refused by the policy under the generated name', () => {
+    const real = beyondTheCorpus.get('a Secret named by generateName after the pull Secret')!;
+    expect(real.status).toBe(403);
+    expect(real.message).toMatch(/ValidatingAdmissionPolicy 'apps-pull\.registry\.secret-writes\.cdk8s-trusted-registry\.io' with binding '[^']+' denied request: ServiceAccount registry\/apps-pull may write only the Secrets team-a\/registry-pull, team-b\/registry-pull, not team-a\/registry-pull[a-z0-9]{5}$/);
+  });
+
+  test('beyond the corpus: server-side apply and DELETE of Secrets are refused by RBAC', () => {
+    for (const name of ['a bootstrap token created by server-side apply', 'deleting the pull Secret copy']) {
+      const real = beyondTheCorpus.get(name)!;
+      expect({ name, status: real.status }).toEqual({ name, status: 403 });
+      expect(real.message).toMatch(/is forbidden: User "system:serviceaccount:registry:apps-pull" cannot (patch|delete) resource "secrets"/);
+    }
   });
 
   describe.each(SECRET_WRITE_CORPUS.map((c) => [c.decision, c.name, c] as const))('%s: %s', (_decision, _name, admissionCase) => {
