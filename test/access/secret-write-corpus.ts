@@ -49,8 +49,6 @@ const SECRETS = { group: '', version: 'v1', resource: 'secrets' };
 const SERVICE_ACCOUNTS = { group: '', version: 'v1', resource: 'serviceaccounts' };
 const DOCKER_CONFIG = 'kubernetes.io/dockerconfigjson';
 const DOCKER_CONFIG_DATA = { '.dockerconfigjson': Buffer.from('{"auths":{}}').toString('base64') };
-/** The generator's htpasswd Secret: one file for the push users, one for the pull users. */
-const HTPASSWD_DATA = { 'htpasswd-push': 'eA==', 'htpasswd-pull': 'eA==' };
 /** The API server refuses a token Secret that names no ServiceAccount before admission. */
 const FOR_SERVICE_ACCOUNT = (name: string) => ({ 'kubernetes.io/service-account.name': name });
 
@@ -126,14 +124,14 @@ export const SECRET_WRITE_CORPUS: AdmissionCase[] = [
   { name: 'copy Job SA creates a ServiceAccount', why: 'it creates none', decision: 'refuse', reason: 'may only update the ServiceAccounts', request: { operation: 'CREATE', resource: SERVICE_ACCOUNTS, namespace: 'team-a', object: serviceAccount('team-a', 'default'), userInfo: PULL_ACCESS } },
 
   // What the generator Job does.
-  { name: 'generator creates the htpasswd Secret', why: 'its job', decision: 'admit', request: writeSecret(GENERATOR, 'CREATE', 'registry', 'registry-htpasswd', { data: HTPASSWD_DATA, annotations: { 'cdk8s-trusted-registry/credentials-generation': '1' } }) },
+  { name: 'generator creates the htpasswd Secret', why: 'its job', decision: 'admit', request: writeSecret(GENERATOR, 'CREATE', 'registry', 'registry-htpasswd', { data: { 'htpasswd-push': 'eA==', 'htpasswd-pull': 'eA==' }, annotations: { 'cdk8s-trusted-registry/credentials-generation': '1' } }) },
   { name: 'generator replaces the push Secret', why: 'its job', decision: 'admit', request: writeSecret(GENERATOR, 'UPDATE', 'registry', 'registry-push', { type: DOCKER_CONFIG, data: DOCKER_CONFIG_DATA }) },
   { name: 'generator creates the pull Secret', why: 'its job', decision: 'admit', request: writeSecret(GENERATOR, 'CREATE', 'registry', 'registry-pull', { type: DOCKER_CONFIG, data: DOCKER_CONFIG_DATA }) },
   { name: 'generator SA creates a service-account token in its namespace', why: 'only its three Secrets', decision: 'refuse', reason: `${GENERATED}registry/registry-admin-token`, request: writeSecret(GENERATOR, 'CREATE', 'registry', 'registry-admin-token', { type: 'kubernetes.io/service-account-token', annotations: { 'kubernetes.io/service-account.name': 'registry-credentials' } }) },
   { name: 'generator SA writes the htpasswd Secret as a token', why: 'only the intended type', decision: 'refuse', reason: 'Secret registry/registry-htpasswd must be of type Opaque, not kubernetes.io/service-account-token', request: writeSecret(GENERATOR, 'CREATE', 'registry', 'registry-htpasswd', { type: 'kubernetes.io/service-account-token', annotations: FOR_SERVICE_ACCOUNT('registry-credentials') }) },
   { name: 'generator SA writes the push Secret as Opaque', why: 'only the intended type', decision: 'refuse', reason: 'must be of type kubernetes.io/dockerconfigjson, not Opaque', request: writeSecret(GENERATOR, 'CREATE', 'registry', 'registry-push', { data: DOCKER_CONFIG_DATA }) },
-  { name: 'generator SA adds a key to the htpasswd Secret', why: 'only the intended key', decision: 'refuse', reason: 'Secret registry/registry-htpasswd may hold only the keys htpasswd-push, htpasswd-pull', request: writeSecret(GENERATOR, 'UPDATE', 'registry', 'registry-htpasswd', { data: { ...HTPASSWD_DATA, 'config.yml': 'eA==' } }, { data: HTPASSWD_DATA }) },
-  { name: 'generator SA writes a Secret of its name in kube-system', why: 'only its own namespace', decision: 'refuse', reason: `${GENERATED}kube-system/registry-htpasswd`, request: writeSecret(GENERATOR, 'CREATE', 'kube-system', 'registry-htpasswd', { data: HTPASSWD_DATA }) },
+  { name: 'generator SA adds a key to the htpasswd Secret', why: 'only the intended key', decision: 'refuse', reason: 'Secret registry/registry-htpasswd may hold only the keys htpasswd-push, htpasswd-pull', request: writeSecret(GENERATOR, 'UPDATE', 'registry', 'registry-htpasswd', { data: { 'htpasswd-push': 'eA==', 'htpasswd-pull': 'eA==', 'config.yml': 'eA==' } }) },
+  { name: 'generator SA writes a Secret of its name in kube-system', why: 'only its own namespace', decision: 'refuse', reason: `${GENERATED}kube-system/registry-htpasswd`, request: writeSecret(GENERATOR, 'CREATE', 'kube-system', 'registry-htpasswd', { data: { htpasswd: 'eA==' } }) },
   { name: 'generator SA updates a ServiceAccount', why: 'the policy of the generator covers only Secrets; RBAC grants it no ServiceAccount', decision: 'admit', request: updateServiceAccount(GENERATOR, 'registry', 'default', {}, { automountServiceAccountToken: true }) },
 
   // Everyone else is not this policy's business.

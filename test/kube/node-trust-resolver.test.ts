@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs'
 import { tmpdir } from 'os';
 import { dirname, join } from 'path';
 import { Testing } from 'cdk8s';
-import { NODE_TRUST_MARKER, NodeTrustMode, renderNodeTrustScript, TrustedRegistryChart } from '../../src';
+import { NodeTrustMode, TrustedRegistryChart } from '../../src';
+import { NODE_TRUST_MARKER, renderNodeTrustScript } from '../../src/tls/node-trust-script';
 import { run, RunResult } from '../e2e/exec';
 import { Manifest } from '../util/manifests';
 import { describeWithKube, useExclusiveCluster } from './kube-fixture';
