@@ -18,7 +18,8 @@ import { KubeCluster } from './versions';
 const POLICIES = '/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies';
 const BINDINGS = '/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings';
 const VALIDATION_FAILURE_ANNOTATION = 'validation.policy.admission.k8s.io/validation_failure';
-const POLICY_MESSAGE = /ValidatingAdmissionPolicy '[^']+' with binding '[^']+' denied request: .*$/s;
+/** The part of an API server's refusal a ValidatingAdmissionPolicy wrote (the harness's `denial`). */
+export const POLICY_MESSAGE = /ValidatingAdmissionPolicy '[^']+' with binding '[^']+' denied request: .*$/s;
 const POLICY_WARNING = /^Validation failed for ValidatingAdmissionPolicy /;
 
 type Phase = 'baseline' | 'enforce' | 'audit';
