@@ -41,6 +41,10 @@ const project = new typescript.TypeScriptProject({
       testMatch: ['<rootDir>/test/**/*.test.ts'],
       testTimeout: 120_000,
       collectCoverage: false,
+      // The real Kubernetes control planes of test/kube start once per run, before any test file
+      // (and not at all when the run has no test/kube file or the binaries are not built).
+      globalSetup: '<rootDir>/test/kube/global-setup.ts',
+      globalTeardown: '<rootDir>/test/kube/global-teardown.ts',
     },
   },
   tsconfig: {

@@ -3,7 +3,8 @@ import { PolicyMode } from './policy/trusted-image-policy';
 import { HtpasswdSource } from './registry/htpasswd-source';
 import { RegistryStorage } from './registry/registry-storage';
 import { TrustedRegistryChartProps } from './trusted-registry-chart';
-import { invalid, validateHost, validateNamespace, validateObjectName, validateUnique } from './validation';
+import { validateChartNamespace } from './trusted-registry-chart';
+import { invalid, validateClaimSize, validateHost, validateNamespace, validateObjectName, validateUnique } from './validation';
 
 /** The environment variables the default app reads, each optional. */
 export const APP_SETTINGS = {
@@ -25,11 +26,13 @@ const SIZE_UNITS: Record<string, (amount: number) => Size> = {
 };
 
 function parseSize(setting: string, value: string): Size {
-  const match = /^([1-9][0-9]*)(Mi|Gi|Ti)$/.exec(value);
+  const match = /^([1-9][0-9]{0,9})(Mi|Gi|Ti)$/.exec(value);
   if (!match) {
     invalid(setting, 'must be a whole number of Mi, Gi or Ti (e.g. "20Gi")', value);
   }
-  return SIZE_UNITS[match[2]](Number(match[1]));
+  const size = SIZE_UNITS[match[2]](Number(match[1]));
+  validateClaimSize(setting, size);
+  return size;
 }
 
 const POLICY_MODES: ReadonlyMap<string, PolicyMode> = new Map([
@@ -78,7 +81,7 @@ export function chartPropsFromEnv(env: Record<string, string | undefined>): Trus
   };
   return {
     host: setting(APP_SETTINGS.host, validateHost),
-    namespace: setting(APP_SETTINGS.namespace, validateNamespace),
+    namespace: setting(APP_SETTINGS.namespace, validateChartNamespace),
     exemptNamespaces: setting(APP_SETTINGS.exemptNamespaces, parseNamespaceList),
     policyMode: setting(APP_SETTINGS.policyMode, parsePolicyMode),
     pullNamespaces: setting(APP_SETTINGS.pullNamespaces, parseNamespaceList),

@@ -9,13 +9,32 @@ import { PolicyMode, TrustedImagePolicy } from './policy/trusted-image-policy';
 import { PrivateRegistry, PrivateRegistryProps } from './registry/private-registry';
 import { SelfSignedRegistryCertificate } from './registry/registry-certificate';
 import { NodeTrust, NodeTrustProps } from './tls/node-trust';
-import { validateHost, validateNamespace } from './validation';
+import { invalid, validateHost, validateNamespace } from './validation';
 
 /** The host of the default app's registry. */
 export const DEFAULT_HOST = 'registry.mycorp.local';
 
 /** The namespace of the default app's registry. */
 export const DEFAULT_NAMESPACE = 'registry';
+
+/**
+ * Namespaces the chart refuses as its own: it labels its namespace to enforce the restricted Pod
+ * Security Standard and the policy exempts it, which would break the cluster's own components
+ * there (kube-*) or exempt every workload created without a namespace (default).
+ */
+const RESERVED_NAMESPACES: readonly string[] = ['default', 'kube-node-lease', 'kube-public', 'kube-system'];
+
+/**
+ * The registry's namespace as `TrustedRegistryChart` accepts it: a namespace name that is not one
+ * of the cluster's own (`default`, `kube-system`, `kube-public`, `kube-node-lease`).
+ */
+export function validateChartNamespace(prop: string, value: string): string {
+  validateNamespace(prop, value);
+  if (RESERVED_NAMESPACES.includes(value)) {
+    invalid(prop, `must be a namespace of its own, not one of ${RESERVED_NAMESPACES.map((n) => `"${n}"`).join(', ')}: the chart labels it to enforce the restricted Pod Security Standard and the admission policy exempts it`, value);
+  }
+  return value;
+}
 
 /** Props of `TrustedRegistryChart`. */
 export interface TrustedRegistryChartProps extends Omit<ChartProps, 'namespace'> {
@@ -96,7 +115,7 @@ export class TrustedRegistryChart extends Chart {
   public readonly networkPolicy?: RegistryNetworkPolicy;
 
   constructor(scope: Construct, id: string, props: TrustedRegistryChartProps = {}) {
-    const namespace = validateNamespace('namespace', props.namespace ?? DEFAULT_NAMESPACE);
+    const namespace = validateChartNamespace('namespace', props.namespace ?? DEFAULT_NAMESPACE);
     super(scope, id, { ...props, namespace });
     const host = validateHost('host', props.host ?? DEFAULT_HOST);
 

@@ -1,4 +1,4 @@
-import { Chart } from 'cdk8s';
+import { Chart, Size, SizeRoundingBehavior } from 'cdk8s';
 import { IConstruct } from 'constructs';
 
 /**
@@ -13,7 +13,15 @@ export const REPOSITORY_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
 
 /** Throws `'<prop>' <rule>, got <value>`. */
 export function invalid(prop: string, rule: string, value: unknown): never {
-  throw new Error(`'${prop}' ${rule}, got ${JSON.stringify(value)}`);
+  throw new Error(`'${prop}' ${rule}, got ${formatValue(value)}`);
+}
+
+/** A value as JSON, except what JSON cannot show: NaN, ±Infinity and undefined keep their names. */
+function formatValue(value: unknown): string {
+  if (value === undefined || (typeof value === 'number' && !Number.isFinite(value))) {
+    return String(value);
+  }
+  return JSON.stringify(value);
 }
 
 /** True for an RFC 1123 DNS label (lowercase, ≤ 63 characters). */
@@ -49,6 +57,30 @@ export function validateObjectName(prop: string, value: string): string {
 export function validateHost(prop: string, value: string): string {
   if (!isDnsSubdomain(value) || !value.includes('.')) {
     invalid(prop, 'must be a lowercase DNS name with at least one dot, without scheme, port or path (e.g. "registry.example.com")', value);
+  }
+  // No top-level domain is numeric, so this catches IPv4 addresses (IPv6 ones fail above): an
+  // Ingress rule cannot have an IP host and a certificate for an IP needs an IP SAN.
+  if (/^[0-9]+$/.test(value.slice(value.lastIndexOf('.') + 1))) {
+    invalid(prop, 'must be a DNS name, not an IP address (an Ingress host cannot be an IP; its last label must not be numeric)', value);
+  }
+  return value;
+}
+
+/**
+ * A name that becomes a Service name (DNS-1035 label: starts with a letter, no dots), at most
+ * `maxLength` characters so that the names derived from it stay valid.
+ */
+export function validateServiceName(prop: string, value: string, maxLength: number): string {
+  if (value.length > maxLength || !/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(value)) {
+    invalid(prop, `must be a DNS-1035 label (it names a Service): lowercase letters, digits and "-", starting with a letter, ending with a letter or digit, at most ${maxLength} characters`, value);
+  }
+  return value;
+}
+
+/** One of `allowed` (the values of a string enum or union); anything else, e.g. from JavaScript, throws. */
+export function validateEnum<T extends string>(prop: string, value: T, allowed: readonly T[]): T {
+  if (!allowed.includes(value)) {
+    invalid(prop, `must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}`, value);
   }
   return value;
 }
@@ -96,4 +128,16 @@ export function validateUnique(prop: string, values: readonly string[]): readonl
     seen.add(value);
   }
   return values;
+}
+
+/** The largest claim the registry asks for: 1 PiB. */
+const MAX_CLAIM_MEBIBYTES = 1024 ** 3;
+
+/** A claim size: a whole number of MiB from 1 Mi to 1 Pi (NaN, Infinity and fractions of Mi refused). */
+export function validateClaimSize(prop: string, size: Size): Size {
+  const mebibytes = size.toMebibytes({ rounding: SizeRoundingBehavior.NONE });
+  if (!Number.isInteger(mebibytes) || mebibytes < 1 || mebibytes > MAX_CLAIM_MEBIBYTES) {
+    invalid(prop, 'must be a whole number of MiB from 1Mi to 1Pi (e.g. Size.gibibytes(20) or Size.mebibytes(1536))', size.asString());
+  }
+  return size;
 }

@@ -10,7 +10,9 @@ import { PullAccess, PullAccessOptions } from '../access/pull-access';
 import { IPullCredentials } from '../access/pull-credentials';
 import { RegistryCredentialsGenerator } from '../access/registry-credentials-generator';
 import { IMAGES } from '../images';
-import { invalid, isRepositoryPath, requireChartNamespace, validateHost, validateInteger, validateObjectName, validatePinnedImage } from '../validation';
+import {
+  invalid, isRepositoryPath, requireChartNamespace, validateEnum, validateHost, validateInteger, validateObjectName, validatePinnedImage, validateServiceName,
+} from '../validation';
 
 /** The port the Service and Ingress backend listen on, so image references need no port. */
 export const REGISTRY_SERVICE_PORT = 443;
@@ -39,6 +41,12 @@ export enum RegistryWorkloadKind {
   /** A StatefulSet: never two pods of the same ordinal at once. */
   STATEFUL_SET = 'StatefulSet',
 }
+
+/**
+ * The longest registry `name`: it names the Service, and the longest name derived from it
+ * (the credentials Job, `<name>-credentials-<generation>-<hash>`) must stay a DNS label.
+ */
+export const REGISTRY_NAME_MAX_LENGTH = 40;
 
 /** The key of the HTTP secret inside the Secret given as `httpSecret`. */
 export const HTTP_SECRET_KEY = 'http-secret';
@@ -167,13 +175,13 @@ export class PrivateRegistry extends Construct {
   constructor(scope: Construct, id: string, props: PrivateRegistryProps) {
     super(scope, id);
     this.host = validateHost('host', props.host);
-    this.name = validateObjectName('name', props.name ?? 'registry');
+    this.name = validateServiceName('name', props.name ?? 'registry', REGISTRY_NAME_MAX_LENGTH);
     this.namespace = requireChartNamespace(this, 'its in-cluster DNS names depend on it');
     this.serviceDnsNames = [`${this.name}.${this.namespace}.svc`, `${this.name}.${this.namespace}.svc.cluster.local`];
 
     const image = validatePinnedImage('image', props.image ?? IMAGES.registry);
     const replicas = validateInteger('replicas', props.replicas ?? 1, 1, 100);
-    const workloadKind = props.workloadKind ?? RegistryWorkloadKind.DEPLOYMENT;
+    const workloadKind = validateEnum('workloadKind', props.workloadKind ?? RegistryWorkloadKind.DEPLOYMENT, Object.values(RegistryWorkloadKind));
 
     const storage = (props.storage ?? RegistryStorage.newClaim()).bind(this, `${this.name}-data`);
     this.claim = storage.claim;
@@ -269,6 +277,11 @@ export class PrivateRegistry extends Construct {
   public imageReference(repository: string, digest: string): string {
     if (!isRepositoryPath(repository)) {
       invalid('repository', 'must be a lowercase repository path such as "team/app"', repository);
+    }
+    // The reference grammar reads a first component with a "." as a registry host.
+    const first = repository.split('/')[0];
+    if (first.includes('.') || first === 'localhost') {
+      invalid('repository', `must be a path inside this registry, without a host: the reference is "${this.host}/<repository>@<digest>" (its first component must not contain "." or be "localhost")`, repository);
     }
     if (!/^sha256:[a-f0-9]{64}$/.test(digest)) {
       invalid('digest', 'must be "sha256:" followed by 64 lowercase hex characters', digest);

@@ -1,4 +1,5 @@
 import { Yaml } from 'cdk8s';
+import { validateEnum } from '../validation';
 
 /** Where the registry container finds its files; the Deployment mounts volumes at these paths. */
 export const REGISTRY_PATHS = {
@@ -50,6 +51,9 @@ export interface RegistryConfigOptions {
   readonly logLevel?: 'error' | 'warn' | 'info' | 'debug';
 }
 
+/** The log levels distribution accepts; any other value stops the registry at start. */
+const LOG_LEVELS: readonly ('error' | 'warn' | 'info' | 'debug')[] = ['error', 'warn', 'info', 'debug'];
+
 /**
  * The registry's `config.yml` (distribution 2.8 configuration format), built from a typed model
  * so that every setting the chart relies on is present and spelled right.
@@ -60,10 +64,12 @@ export interface RegistryConfigOptions {
  * the registry is reached by (Ingress host, Service DNS names), which a pinned host would break.
  */
 export function registryConfig(options: RegistryConfigOptions = {}): Record<string, unknown> {
+  const logLevel = validateEnum('config.logLevel', options.logLevel ?? 'info', LOG_LEVELS);
+  const minimumTls = validateEnum('config.minimumTls', options.minimumTls ?? TlsVersion.TLS_1_2, Object.values(TlsVersion));
   return {
     version: 0.1,
     log: {
-      level: options.logLevel ?? 'info',
+      level: logLevel,
       formatter: 'text',
     },
     storage: {
@@ -80,7 +86,7 @@ export function registryConfig(options: RegistryConfigOptions = {}): Record<stri
       tls: {
         certificate: REGISTRY_PATHS.tlsCertificate,
         key: REGISTRY_PATHS.tlsKey,
-        minimumtls: options.minimumTls ?? TlsVersion.TLS_1_2,
+        minimumtls: minimumTls,
       },
       headers: {
         'X-Content-Type-Options': ['nosniff'],

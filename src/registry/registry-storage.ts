@@ -1,7 +1,8 @@
-import { Size, SizeRoundingBehavior } from 'cdk8s';
+import { ApiObject, JsonPatch, Size, SizeRoundingBehavior } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { invalid, validateObjectName } from '../validation';
+import * as k8s from '../../imports/k8s';
+import { validateClaimSize, validateObjectName } from '../validation';
 
 /** Options of a PersistentVolumeClaim the registry creates for its blobs. */
 export interface NewClaimOptions {
@@ -62,8 +63,8 @@ export abstract class RegistryStorage {
 class NewClaimStorage extends RegistryStorage {
   constructor(private readonly options: NewClaimOptions) {
     super();
-    if (options.size !== undefined && options.size.toKibibytes({ rounding: SizeRoundingBehavior.NONE }) <= 0) {
-      invalid('storage.size', 'must be larger than zero', options.size.asString());
+    if (options.size !== undefined) {
+      validateClaimSize('storage.size', options.size);
     }
     if (options.storageClassName !== undefined) {
       validateObjectName('storage.storageClassName', options.storageClassName);
@@ -72,13 +73,22 @@ class NewClaimStorage extends RegistryStorage {
 
   public bind(scope: Construct, claimName: string): BoundRegistryStorage {
     const accessMode = this.options.accessMode ?? kplus.PersistentVolumeAccessMode.READ_WRITE_ONCE;
+    const size = this.options.size ?? Size.gibibytes(10);
+    const wholeGibibytes = Number.isInteger(size.toGibibytes({ rounding: SizeRoundingBehavior.NONE }));
     const claim = new kplus.PersistentVolumeClaim(scope, 'Data', {
       metadata: { name: claimName },
-      storage: this.options.size ?? Size.gibibytes(10),
+      // cdk8s-plus writes only whole Gi: other sizes are written exactly, in Mi, below.
+      storage: wholeGibibytes ? size : undefined,
       storageClassName: this.options.storageClassName,
       accessModes: [accessMode],
       volumeMode: kplus.PersistentVolumeMode.FILE_SYSTEM,
     });
+    if (!wholeGibibytes) {
+      // A Quantity, as the generated PersistentVolumeClaim's serializer expects after patches.
+      ApiObject.of(claim).addJsonPatch(JsonPatch.add('/spec/resources', {
+        requests: { storage: k8s.Quantity.fromString(`${size.toMebibytes({ rounding: SizeRoundingBehavior.NONE })}Mi`) },
+      }));
+    }
     return { claim, shared: accessMode === kplus.PersistentVolumeAccessMode.READ_WRITE_MANY };
   }
 }

@@ -71,8 +71,20 @@ describe('chartPropsFromEnv', () => {
     [APP_SETTINGS.policyMode, 'deny', `'TRUSTED_REGISTRY_POLICY_MODE' must be one of "enforce", "audit", got "deny"`],
     [APP_SETTINGS.credentials, 'random', `'TRUSTED_REGISTRY_CREDENTIALS' must be one of "existing", "generated", got "random"`],
     [APP_SETTINGS.pullNamespaces, 'team-a,Team-B', `'TRUSTED_REGISTRY_PULL_NAMESPACES' must be a Kubernetes namespace name (lowercase letters, digits and "-", at most 63 characters, starting and ending with a letter or digit), got "Team-B"`],
+    [APP_SETTINGS.namespace, 'kube-system', `'TRUSTED_REGISTRY_NAMESPACE' must be a namespace of its own, not one of "default", "kube-node-lease", "kube-public", "kube-system": the chart labels it to enforce the restricted Pod Security Standard and the admission policy exempts it, got "kube-system"`],
+    [APP_SETTINGS.namespace, 'default', `'TRUSTED_REGISTRY_NAMESPACE' must be a namespace of its own`],
+    [APP_SETTINGS.storageSize, '99999999999Gi', `'TRUSTED_REGISTRY_STORAGE_SIZE' must be a whole number of Mi, Gi or Ti (e.g. "20Gi"), got "99999999999Gi"`],
+    [APP_SETTINGS.storageSize, '2000000Ti', `'TRUSTED_REGISTRY_STORAGE_SIZE' must be a whole number of MiB from 1Mi to 1Pi (e.g. Size.gibibytes(20) or Size.mebibytes(1536)), got "2000000Ti"`],
+    [APP_SETTINGS.storageSize, '1e300Gi', `'TRUSTED_REGISTRY_STORAGE_SIZE' must be a whole number of Mi, Gi or Ti (e.g. "20Gi"), got "1e300Gi"`],
+    [APP_SETTINGS.host, '10.0.0.5', `'TRUSTED_REGISTRY_HOST' must be a DNS name, not an IP address (an Ingress host cannot be an IP; its last label must not be numeric), got "10.0.0.5"`],
     [APP_SETTINGS.policyMode, 'constructor', `'TRUSTED_REGISTRY_POLICY_MODE' must be one of "enforce", "audit", got "constructor"`],
   ])('fails if %s is %j', (name, value, message) => {
     expect(() => chartPropsFromEnv({ [name]: value })).toThrow(message);
+  });
+
+  test('a size that is not whole GiB (1536Mi) reaches the claim exactly', () => {
+    const props = chartPropsFromEnv({ [APP_SETTINGS.storageSize]: '1536Mi' });
+    const claim = findOne(synth(new TrustedRegistryChart(Testing.app(), 'chart', props)), 'PersistentVolumeClaim');
+    expect(claim.spec.resources.requests.storage).toBe('1536Mi');
   });
 });

@@ -36,7 +36,7 @@ describe('TrustedRegistryChart TLS, node trust and network options', () => {
     // THEN
     validateAgainstKubernetesSchemas(manifests);
     const tlsCrt = findOne(manifests, 'Secret', 'registry-tls').stringData['tls.crt'];
-    expect(findOne(manifests, 'ConfigMap', 'registry-node-trust').data['ca.crt']).toBe(tlsCrt);
+    expect(findOne(manifests, 'ConfigMap', 'registry-registry-node-trust').data['ca.crt']).toBe(tlsCrt);
     expect(findOne(manifests, 'DaemonSet').metadata.namespace).toBe('node-setup');
     expect(exemptNamespaces(manifests)).toEqual(expect.arrayContaining(['kube-system', 'node-setup', 'registry']));
     expect(findOne(manifests, 'NetworkPolicy').metadata).toEqual({ name: 'registry', namespace: 'registry' });

@@ -185,3 +185,33 @@ describe('engine cross-check', () => {
     expect(() => sim.review(podRequest())).toThrow(/names missing policy test-policy/);
   });
 });
+
+describe('CEL runtime cost', () => {
+  const costly = (validations: object[], variables: object[] = []) => simulator([policy({ matchConstraints: podRules(['pods']), variables, validations }), binding({})]);
+
+  test('an expression whose string functions cost more than the per-call limit fails, and failurePolicy Fail denies', () => {
+    // GIVEN matches() on a 400,000-character string: ceil(400001 × 0.1) × ceil(8 × 0.25) = 80,002 per call, 13 calls
+    const sim = costly([{ expression: "[1,2,3,4,5,6,7,8,9,10,11,12,13].all(i, object.spec.text.matches('^[a-z]+$'))" }]);
+    const request = (length: number) => podRequest({ object: { kind: 'Pod', metadata: { name: 'p' }, spec: { text: 'a'.repeat(length) } } });
+    // WHEN / THEN over the limit (13 × 80,002 > 1,000,000) the evaluation fails as cel-go's does; under it, it passes
+    expect(sim.review(request(400_000)).denial).toBe("ValidatingAdmissionPolicy 'test-policy' with binding 'test-binding' denied request: expression '[1,2,3,4,5,6,7,8,9,10,11,12,13].all(i, object.spec.text.matches('^[a-z]+$'))' resulted in error: operation cancelled: actual cost limit exceeded");
+    expect(sim.review(request(300_000)).allowed).toBe(true);
+  });
+
+  test('a variable is metered on its own, and only expressions reading it fail', () => {
+    const sim = costly(
+      [{ expression: 'true' }, { expression: 'variables.matched' }],
+      [{ name: 'matched', expression: "object.spec.text.matches('^[a-z]+$') && object.spec.text.matches('^[a-z]+$') && object.spec.text.matches('^[a-z]+$') && object.spec.text.matches('^[a-z]+$') && object.spec.text.matches('^[a-z]+$') && object.spec.text.matches('^[a-z]+$') && object.spec.text.matches('^[a-z]+$') && object.spec.text.matches('^[a-z]+$') && object.spec.text.matches('^[a-z]+$') && object.spec.text.matches('^[a-z]+$') && object.spec.text.matches('^[a-z]+$') && object.spec.text.matches('^[a-z]+$') && object.spec.text.matches('^[a-z]+$')" }],
+    );
+    const result = sim.review(podRequest({ object: { kind: 'Pod', metadata: { name: 'p' }, spec: { text: 'a'.repeat(400_000) } } }));
+    expect(result.denial).toMatch(/expression 'variables.matched' resulted in error: variables.matched: operation cancelled: actual cost limit exceeded$/);
+  });
+
+  test('macros over thousands of list elements evaluate (no stack overflow in list concatenation)', () => {
+    // GIVEN a filter over 5,000 items (macros concatenate one list per element)
+    const sim = costly([{ expression: "size(object.spec.items.map(i, i.name).filter(n, n != 'x')) == 5000" }]);
+    const items = Array.from({ length: 5_000 }, (_, i) => ({ name: `item${i}` }));
+    // WHEN / THEN
+    expect(sim.review(podRequest({ object: { kind: 'Pod', metadata: { name: 'p' }, spec: { items } } })).allowed).toBe(true);
+  });
+});

@@ -35,7 +35,7 @@
  */
 import * as path from 'path';
 import { MessageChannel, MessagePort, receiveMessageOnPort, Worker } from 'worker_threads';
-import { celEnv, CelValue, isCelError, isCelList, isCelMap, parse, plan } from '@bufbuild/cel';
+import { celEnv, celFunc, celList, CelList, celListConcat, celMethod, CelScalar, CelValue, isCelError, isCelList, isCelMap, listType, parse, plan } from '@bufbuild/cel';
 import { strings } from '@bufbuild/cel/ext';
 import * as YAML from 'yaml';
 
@@ -66,7 +66,7 @@ export interface AdmissionResult {
 
 /** Plain data, comparable across engines. */
 type Plain = null | boolean | number | string | Plain[] | { [key: string]: Plain };
-type Outcome = { readonly ok: true; readonly value: Plain } | { readonly ok: false; readonly error: string };
+type Outcome = { readonly ok: true; readonly value: Plain } | { readonly ok: false; readonly error: string; readonly costExceeded?: boolean };
 
 /** One CEL engine holding the state of one request evaluation. */
 interface CelEngine {
@@ -87,6 +87,13 @@ const ADMISSION_GROUP = 'admissionregistration.k8s.io';
 const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
 const MAX_MESSAGE_BYTES = 5 * 1024;
 const VALIDATION_FAILURE_ANNOTATION = 'validation.policy.admission.k8s.io/validation_failure';
+/** The most one expression (or variable) may cost at run time: k8s.io/apiserver/pkg/apis/cel PerCallLimit. */
+export const PER_CALL_COST_LIMIT = 1_000_000;
+/** cel-go's message when an evaluation's runtime cost passes its limit. */
+const COST_LIMIT_ERROR = 'operation cancelled: actual cost limit exceeded';
+/** cel-go's cost factors (common/cost.go): per character traversed, and per character of a regular expression. */
+const STRING_TRAVERSAL_COST_FACTOR = 0.1;
+const REGEX_STRING_LENGTH_COST_FACTOR = 0.25;
 
 /** Writes the manifests as YAML and reads them back, i.e. what `cdk8s synth` puts on disk. */
 export function roundTripYaml(manifests: readonly unknown[]): unknown[] {
@@ -117,8 +124,9 @@ export class AdmissionSimulator {
 
   /** Decides one request; throws if the two CEL engines disagree on any expression. */
   review(request: AdmissionRequest): AdmissionResult {
-    const results = this.engines.map((engine) => new Review(engine, request).run(this.policies, this.bindings));
-    const [primary, crossCheck] = results;
+    // Only the primary engine meters cost; the cross-check takes its cost verdicts, step by step.
+    const primary = new Review(this.engines[0], request).run(this.policies, this.bindings);
+    const crossCheck = new Review(this.engines[1], request, primary.costExceeded).run(this.policies, this.bindings);
     const primaryTrace = JSON.stringify(primary.trace);
     if (primaryTrace !== JSON.stringify(crossCheck.trace)) {
       throw new Error(`CEL engines disagree:\n${this.engines[0].name}: ${primaryTrace}\n${this.engines[1].name}: ${JSON.stringify(crossCheck.trace)}`);
@@ -141,15 +149,22 @@ interface Violation {
 class Review {
   /** Engine-independent record of every expression outcome (errors reduced to "error"). */
   readonly trace: Array<[string, Plain | 'error']> = [];
+  /** Steps whose runtime cost passed the limit, by the primary engine's meter. */
+  readonly costExceeded = new Set<string>();
   private readonly object: unknown;
   private readonly oldObject: unknown;
+  private policyName = '';
 
-  constructor(private readonly engine: CelEngine, private readonly request: AdmissionRequest) {
+  /**
+   * @param costVerdicts steps to fail for cost without evaluating them (the primary engine's
+   * verdicts, for an engine that does not meter cost)
+   */
+  constructor(private readonly engine: CelEngine, private readonly request: AdmissionRequest, private readonly costVerdicts?: ReadonlySet<string>) {
     this.object = decodeLikeApiServer(request.object ?? null);
     this.oldObject = decodeLikeApiServer(request.oldObject ?? null);
   }
 
-  run(policies: Map<string, Manifest>, bindings: Manifest[]): { result: AdmissionResult; trace: Review['trace'] } {
+  run(policies: Map<string, Manifest>, bindings: Manifest[]): { result: AdmissionResult; trace: Review['trace']; costExceeded: Set<string> } {
     const denials: string[] = [];
     const warnings: string[] = [];
     const auditFailures: object[] = [];
@@ -185,29 +200,30 @@ class Review {
     const result: AdmissionResult = denials.length > 0
       ? { allowed: false, denial: denials[0], warnings, auditAnnotations, evaluatedPolicies }
       : { allowed: true, warnings, auditAnnotations, evaluatedPolicies };
-    return { result, trace: this.trace };
+    return { result, trace: this.trace, costExceeded: this.costExceeded };
   }
 
   /** Violations of one policy: failed validations and, under failurePolicy Fail, evaluation errors. */
   private evaluate(policy: Manifest): Violation[] {
     const failOnError = (policy.spec.failurePolicy ?? 'Fail') === 'Fail';
+    this.policyName = policy.metadata.name;
     this.engine.start(this.activation());
 
     const conditions: Array<{ name: string; expression: string }> = policy.spec.matchConditions ?? [];
-    const conditionOutcomes = conditions.map((condition) => this.record(`matchCondition ${condition.name}`, this.engine.evaluate(condition.expression)));
+    const conditionOutcomes = conditions.map((condition) => this.step(`matchCondition ${condition.name}`, () => this.engine.evaluate(condition.expression)));
     if (conditionOutcomes.some((outcome) => outcome.ok && outcome.value === false)) return [];
     const conditionError = conditionOutcomes.find((outcome): outcome is Extract<Outcome, { ok: false }> => !outcome.ok);
     if (conditionError) return failOnError ? [{ message: conditionError.error, expressionIndex: 0 }] : [];
 
     const variableErrors = new Map<string, string>();
     for (const variable of (policy.spec.variables ?? []) as Array<{ name: string; expression: string }>) {
-      const outcome = this.record(`variable ${variable.name}`, this.engine.defineVariable(variable.name, variable.expression));
+      const outcome = this.step(`variable ${variable.name}`, () => this.engine.defineVariable(variable.name, variable.expression));
       if (!outcome.ok) variableErrors.set(variable.name, outcome.error);
     }
 
     const violations: Violation[] = [];
     (policy.spec.validations ?? []).forEach((validation: { expression: string; message?: string; messageExpression?: string }, index: number) => {
-      const outcome = this.record(`validation ${index}`, this.engine.evaluate(validation.expression));
+      const outcome = this.step(`validation ${index}`, () => this.engine.evaluate(validation.expression));
       if (!outcome.ok) {
         if (failOnError) violations.push({ message: this.errorMessage(validation.expression, outcome.error, variableErrors), expressionIndex: index });
       } else if (outcome.value !== true) {
@@ -219,7 +235,7 @@ class Review {
 
   private violationMessage(validation: { expression: string; message?: string; messageExpression?: string }, index: number): string {
     if (validation.messageExpression) {
-      const outcome = this.record(`messageExpression ${index}`, this.engine.evaluate(validation.messageExpression));
+      const outcome = this.step(`messageExpression ${index}`, () => this.engine.evaluate(validation.messageExpression!));
       if (outcome.ok && typeof outcome.value === 'string') {
         const message = outcome.value.trim();
         if (message !== '' && !message.includes('\n') && Buffer.byteLength(message) <= MAX_MESSAGE_BYTES) return message;
@@ -236,8 +252,12 @@ class Review {
     return `expression '${expression}' resulted in error: ${cause}`;
   }
 
-  private record(step: string, outcome: Outcome): Outcome {
-    this.trace.push([step, outcome.ok ? outcome.value : 'error']);
+  /** Evaluates one step (unless the primary engine found it over the cost limit) and records its outcome. */
+  private step(name: string, evaluate: () => Outcome): Outcome {
+    const step = `${this.policyName}: ${name}`;
+    const outcome: Outcome = this.costVerdicts?.has(step) ? { ok: false, error: COST_LIMIT_ERROR, costExceeded: true } : evaluate();
+    if (!outcome.ok && outcome.costExceeded) this.costExceeded.add(step);
+    this.trace.push([name, outcome.ok ? outcome.value : 'error']);
     return outcome;
   }
 
@@ -319,10 +339,36 @@ function decodeLikeApiServer(value: unknown): unknown {
   return value;
 }
 
+const strictCeil = (value: number) => Math.ceil(value);
+
+/**
+ * The part of cel-go's runtime cost (interpreter/runtimecost.go) that grows with the data: string
+ * functions cost by the characters they traverse, `matches` by string length times pattern
+ * length. Steps (each select, call, list element) cost about one each in cel-go and are not
+ * counted, so this is a lower bound: the harness fails an evaluation for cost only when the real
+ * server certainly does, and agrees with it away from the limit (see test/kube/admission-corpus.test.ts).
+ */
+class CostMeter {
+  cost = 0;
+
+  traverse(...texts: string[]): void {
+    this.cost += strictCeil(texts.reduce((sum, text) => sum + text.length, 0) * STRING_TRAVERSAL_COST_FACTOR);
+  }
+
+  match(text: string, pattern: string): void {
+    this.cost += strictCeil((1 + text.length) * STRING_TRAVERSAL_COST_FACTOR) * strictCeil(pattern.length * REGEX_STRING_LENGTH_COST_FACTOR);
+  }
+
+  contain(text: string, substring: string): void {
+    this.cost += strictCeil(text.length * STRING_TRAVERSAL_COST_FACTOR) * strictCeil(substring.length * STRING_TRAVERSAL_COST_FACTOR);
+  }
+}
+
 class BufbuildEngine implements CelEngine {
   readonly name = '@bufbuild/cel';
+  private readonly meter = new CostMeter();
   // The Kubernetes CEL environment includes the cel-go strings extension (join, lowerAscii, ...).
-  private readonly environment = celEnv({ funcs: strings });
+  private readonly environment = celEnv({ funcs: [...strings, ...meteredFunctions(this.meter)] });
   private readonly plans = new Map<string, ReturnType<typeof plan>>();
   private activation: Record<string, unknown> = {};
   private variables: Record<string, CelValue> = {};
@@ -333,26 +379,80 @@ class BufbuildEngine implements CelEngine {
   }
 
   defineVariable(name: string, expression: string): Outcome {
-    const result = this.run(expression);
-    if (isCelError(result)) return { ok: false, error: result.message };
-    this.variables[name] = result;
-    return { ok: true, value: bufbuildToPlain(result) };
+    const outcome = this.evaluateAndKeep(expression);
+    if (!outcome.ok) return outcome;
+    this.variables[name] = outcome.result;
+    return { ok: true, value: bufbuildToPlain(outcome.result) };
   }
 
   evaluate(expression: string): Outcome {
-    const result = this.run(expression);
-    return isCelError(result) ? { ok: false, error: result.message } : { ok: true, value: bufbuildToPlain(result) };
+    const outcome = this.evaluateAndKeep(expression);
+    return outcome.ok ? { ok: true, value: bufbuildToPlain(outcome.result) } : outcome;
   }
 
-  private run(expression: string) {
+  /** Variables are evaluated (and metered) on their own, as the API server's composition does. */
+  private evaluateAndKeep(expression: string): { ok: true; result: CelValue } | Extract<Outcome, { ok: false }> {
     let planned = this.plans.get(expression);
     if (!planned) {
       planned = plan(this.environment, parse(expression));
       this.plans.set(expression, planned);
     }
-    return planned({ ...this.activation, variables: this.variables } as any);
+    this.meter.cost = 0;
+    const result = planned({ ...this.activation, variables: this.variables } as any);
+    if (this.meter.cost > PER_CALL_COST_LIMIT) return { ok: false, error: COST_LIMIT_ERROR, costExceeded: true };
+    return isCelError(result) ? { ok: false, error: result.message } : { ok: true, result };
   }
 }
+
+/**
+ * Overrides of std functions: the string functions add their cost to `meter`, and list `+`
+ * flattens every MAX_CONCAT_DEPTH nested views (the std one nests a view per call, which macros
+ * over thousands of elements turn into a recursion deeper than the stack: "Maximum call stack
+ * size exceeded").
+ */
+function meteredFunctions(meter: CostMeter) {
+  const { STRING, BOOL, DYN } = CelScalar;
+  const LIST = listType(DYN);
+  const plain = celEnv({ funcs: strings });
+  const matches = plan(plain, parse('text.matches(pattern)'));
+  return [
+    celMethod('matches', STRING, [STRING], BOOL, function (pattern) {
+      meter.match(this, pattern);
+      const result = matches({ text: this, pattern });
+      if (isCelError(result)) throw new Error(result.message);
+      return result as boolean;
+    }),
+    celMethod('startsWith', STRING, [STRING], BOOL, function (prefix) {
+      meter.traverse(this);
+      return this.startsWith(prefix);
+    }),
+    celMethod('endsWith', STRING, [STRING], BOOL, function (suffix) {
+      meter.traverse(this);
+      return this.endsWith(suffix);
+    }),
+    celMethod('contains', STRING, [STRING], BOOL, function (substring) {
+      meter.contain(this, substring);
+      return this.includes(substring);
+    }),
+    celFunc('_+_', [STRING, STRING], STRING, (left, right) => {
+      meter.traverse(left, right);
+      return left + right;
+    }),
+    celFunc('_+_', [LIST, LIST], LIST, (left: CelList, right: CelList) => {
+      const depth = Math.max(concatDepth.get(left) ?? 0, concatDepth.get(right) ?? 0) + 1;
+      if (depth < MAX_CONCAT_DEPTH) {
+        const joined = celListConcat(left, right);
+        concatDepth.set(joined, depth);
+        return joined;
+      }
+      return celList([...left, ...right]);
+    }),
+  ];
+}
+
+/** Nesting of std list concatenations (views over views); flattened when deep, so iterating stays shallow and appends cheap. */
+const concatDepth = new WeakMap<CelList, number>();
+const MAX_CONCAT_DEPTH = 256;
 
 function bufbuildToPlain(value: CelValue): Plain {
   if (typeof value === 'bigint') return Number(value);

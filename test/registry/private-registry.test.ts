@@ -212,7 +212,7 @@ describe('PrivateRegistry input errors', () => {
     ['the host has a port', { host: 'reg.io:5000' }, `'host' must be a lowercase DNS name with at least one dot, without scheme, port or path (e.g. "registry.example.com"), got "reg.io:5000"`],
     ['the host is uppercase', { host: 'Registry.io' }, `got "Registry.io"`],
     ['the host has no dot', { host: 'registry' }, `got "registry"`],
-    ['the name is not a Kubernetes name', { name: 'My_Registry' }, `'name' must be a Kubernetes object name (lowercase DNS subdomain: letters, digits, "-" and ".", at most 253 characters), got "My_Registry"`],
+    ['the name is not a Kubernetes name', { name: 'My_Registry' }, `'name' must be a DNS-1035 label (it names a Service): lowercase letters, digits and "-", starting with a letter, ending with a letter or digit, at most 40 characters, got "My_Registry"`],
     ['the image is not pinned by digest', { image: 'registry:2' }, `'image' must be pinned by digest ("<name>@sha256:<64 lowercase hex>" or "<name>:<tag>@sha256:<64 lowercase hex>"), got "registry:2"`],
     ['replicas is zero', { replicas: 0 }, `'replicas' must be an integer from 1 to 100, got 0`],
     ['replicas is fractional', { replicas: 1.5 }, `'replicas' must be an integer from 1 to 100, got 1.5`],
@@ -230,7 +230,7 @@ describe('PrivateRegistry input errors', () => {
 
   test.each<[string, () => unknown, string]>([
     ['an existing claim name is invalid', () => RegistryStorage.fromClaimName(''), `'claimName' must be a Kubernetes object name`],
-    ['a new claim is empty', () => RegistryStorage.newClaim({ size: Size.gibibytes(0) }), `'storage.size' must be larger than zero, got "0Gi"`],
+    ['a new claim is empty', () => RegistryStorage.newClaim({ size: Size.gibibytes(0) }), `'storage.size' must be a whole number of MiB from 1Mi to 1Pi (e.g. Size.gibibytes(20) or Size.mebibytes(1536)), got "0Gi"`],
     ['a storage class name is invalid', () => RegistryStorage.newClaim({ storageClassName: 'Fast SSD' }), `'storage.storageClassName' must be a Kubernetes object name`],
     ['an htpasswd Secret name is invalid', () => HtpasswdSource.fromSecretName('Users'), `'htpasswd secretName' must be a Kubernetes object name`],
     ['an htpasswd key is invalid', () => HtpasswdSource.fromSecretName('users', 'a/b'), `'htpasswd key' must be a Secret data key (letters, digits, "-", "_" and "."), got "a/b"`],

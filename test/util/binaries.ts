@@ -11,6 +11,9 @@ export const BINARY_SOURCES = {
   'openssl': { debian: 'openssl' },
   'htpasswd': { debian: 'apache2-utils' },
   'kubectl': { url: 'https://kubernetes.io/docs/tasks/tools/' },
+  'busybox': { debian: 'busybox' },
+  'unshare': { debian: 'util-linux' },
+  'setpriv': { debian: 'util-linux' },
 } as const satisfies Record<string, { readonly debian: string } | { readonly url: string }>;
 
 /** A binary a suite can declare it needs. */
