@@ -22,8 +22,9 @@ export interface ChainChartOptions {
  * cluster, pull access for the team namespace, NodeTrust in containerd mode, a self-signed
  * certificate and the policy enforcing; every image one of the locally built ones.
  */
-export function synthesizeChain(options: ChainChartOptions): { manifests: Manifest[]; chart: TrustedRegistryChart } {
+export function synthesizeChain(options: ChainChartOptions): { manifests: Manifest[]; chart: TrustedRegistryChart; certificatePem: string } {
   const { images } = options;
+  const certificate = RegistryCertificate.selfSigned({ seed: options.certificateSeed, notBefore: options.notBefore });
   const chart = new TrustedRegistryChart(Testing.app(), 'trusted-registry', {
     registry: {
       image: images.registry.reference,
@@ -32,14 +33,14 @@ export function synthesizeChain(options: ChainChartOptions): { manifests: Manife
         htpasswdImage: images.htpasswd.reference,
         kubectlImage: images.kubectl.reference,
       }),
-      certificate: RegistryCertificate.selfSigned({ seed: options.certificateSeed, notBefore: options.notBefore }),
+      certificate,
     },
     // Every 5 s instead of every minute, so the test waits seconds for a change to reach the node.
-    nodeTrust: { mode: NodeTrustMode.CONTAINERD, image: images.shell.reference, interval: Duration.seconds(5) },
+    nodeTrust: { mode: NodeTrustMode.CONTAINERD, image: images.shell.reference, kubectlImage: images.kubectl.reference, interval: Duration.seconds(5) },
     policyMode: PolicyMode.ENFORCE,
   });
   chart.grantPull('PullAccess', { namespaces: [TEAM_NAMESPACE], serviceAccounts: ['default'], kubectlImage: images.kubectl.reference });
-  return { manifests: Testing.synth(chart) as Manifest[], chart };
+  return { manifests: Testing.synth(chart) as Manifest[], chart, certificatePem: certificate.certificatePem };
 }
 
 /**

@@ -5,9 +5,9 @@ import { buildLocalImage, executableWithLibraries, ImageFile, LocalImage, LocalI
 
 /** The images every pod of the chain runs, built on this machine from Debian packages and the Kubernetes build. */
 export interface NodeImages {
-  /** The pod sandbox: BusyBox `sleep` (from busybox-static) in place of `pause`. */
+  /** The pod sandbox: BusyBox `sleep` in place of `pause`. */
   readonly pause: LocalImage;
-  /** BusyBox (busybox-static) with every applet: `sh`, `nslookup`, `awk`, `sed`, `cmp`, ... (NodeTrust). */
+  /** BusyBox with every applet: `sh`, `nslookup`, `awk`, `sed`, `cmp`, ... (NodeTrust). */
   readonly shell: LocalImage;
   /** The shell plus `htpasswd` (apache2-utils) and its libraries (the credentials generator's first step). */
   readonly htpasswd: LocalImage;
@@ -18,13 +18,14 @@ export interface NodeImages {
 }
 
 /** Debian packages the images are made from (the Kubernetes build provides kubectl). */
-export const NODE_IMAGE_PACKAGES = ['busybox-static', 'apache2-utils', 'docker-registry'] as const;
+export const NODE_IMAGE_PACKAGES = ['busybox', 'apache2-utils', 'docker-registry'] as const;
 
 async function busyboxFiles(): Promise<{ files: ImageFile[]; symlinks: Record<string, string> }> {
   const applets = (await runChecked('/bin/busybox', ['--list'], { timeoutMs: 10_000 })).stdout.split('\n').filter((name) => /^[a-z0-9_.[-]+$/.test(name) && name !== 'busybox');
   const symlinks: Record<string, string> = {};
   for (const applet of applets) symlinks[`/bin/${applet}`] = 'busybox';
-  return { files: [{ source: '/bin/busybox', target: '/bin/busybox' }], symlinks };
+  // Debian's busybox is dynamically linked (busybox-static is not): take its libraries along.
+  return { files: await executableWithLibraries('/bin/busybox'), symlinks };
 }
 
 /** Builds every image of `NodeImages` into `dir` (OCI archives). */

@@ -8,8 +8,7 @@ const COMMAND_TIMEOUT_MS = 60_000;
 const START_TIMEOUT_MS = 180_000;
 const TEARDOWN_SCRIPT = join(__dirname, 'node-teardown.sh');
 const RELAY_SCRIPT = join(__dirname, 'relay.js');
-const DNS_SCRIPT = join(__dirname, 'dns-stub.js');
-const CLUSTER_DOMAIN = 'cluster.local';
+
 
 /**
  * Addresses of the node's network namespace, all from the documentation ranges (RFC 5737), so
@@ -20,8 +19,6 @@ export const NODE_NETWORK = {
   nodeIp: '192.0.2.2',
   /** Pod addresses, on the node's bridge (the bridge itself takes .1). */
   podCidr: '198.51.100.0/24',
-  /** The cluster DNS stub's address (the kubelet's `clusterDNS`). */
-  dnsIp: '192.0.2.53',
 } as const;
 
 /** The control plane a node joins. */
@@ -123,19 +120,6 @@ export class TestNode {
   }
 
   /**
-   * Publishes a Service on the node as kube-proxy and cluster DNS would: `<name>.<namespace>.svc.cluster.local`
-   * resolves to `clusterIp`, and `clusterIp:port` is relayed to `target` (`<ip>:<port>`, e.g. the
-   * ready endpoint). Call again with a new target when the endpoint changes.
-   */
-  public async publishService(service: { name: string; namespace: string; clusterIp: string; port: number; target: string }): Promise<void> {
-    const namesFile = join(this.workDir, 'dns-names.json');
-    const names = JSON.parse(readOrEmpty(namesFile) || '{}');
-    names[`${service.name}.${service.namespace}.svc.${CLUSTER_DOMAIN}`] = service.clusterIp;
-    writeFileSync(namesFile, JSON.stringify(names, null, 2));
-    await this.routeService(service.clusterIp, service.port, service.target);
-  }
-
-  /**
    * Makes `clusterIp:port` reachable in the node's namespace (from the node and from pods), relayed
    * to `target` (`<ip>:<port>`), as kube-proxy would. Call again to change the target.
    */
@@ -193,11 +177,6 @@ export class TestNode {
     const apiSocket = join(this.workDir, 'apiserver.sock');
     await this.startRelay('relay-apiserver-host', [`unix:${apiSocket}`, `tcp:${apiServer.hostname}:${apiServer.port}`], false);
     await this.startRelay('relay-apiserver-node', [`tcp:127.0.0.1:${apiServer.port}`, `unix:${apiSocket}`], true);
-
-    // Cluster DNS: answers only for the Services published with publishService().
-    await this.addServiceAddress(NODE_NETWORK.dnsIp);
-    writeFileSync(join(this.workDir, 'dns-names.json'), '{}');
-    await this.startRelay('dns', [], true, [DNS_SCRIPT, NODE_NETWORK.dnsIp, '53', join(this.workDir, 'dns-names.json')]);
 
     this.spawnComponent('containerd', 'containerd', ['--config', join(this.workDir, 'containerd', 'config.toml')], true);
     await this.waitFor('containerd', async () => (await this.ctr(['version'], 10_000)).code === 0);
@@ -372,7 +351,7 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
         ipam: { type: 'host-local', ranges: [[{ subnet: NODE_NETWORK.podCidr }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: join(w, 'cni', 'ipam') },
       }],
     }, null, 2));
-    writeFileSync(join(w, 'resolv.conf'), '# pods resolve through the cluster DNS stub only\n');
+    writeFileSync(join(w, 'resolv.conf'), '# no DNS server: nothing in the chain resolves names through DNS\n');
     writeFileSync(join(w, 'kubelet', 'config.yaml'), JSON.stringify({
       apiVersion: 'kubelet.config.k8s.io/v1beta1',
       kind: 'KubeletConfiguration',
@@ -388,8 +367,6 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
       cgroupRoot: this.cgroupRoot,
       failSwapOn: false,
       resolvConf: join(w, 'resolv.conf'),
-      clusterDNS: [NODE_NETWORK.dnsIp],
-      clusterDomain: CLUSTER_DOMAIN,
       podLogsDir: join(w, 'pod-logs'),
       podCIDR: NODE_NETWORK.podCidr,
       maxPods: 30,
@@ -407,9 +384,9 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
     }, null, 2));
   }
 
-  /** Starts relay.js (or `script` with its arguments) and waits until it prints `ready`. */
-  private async startRelay(name: string, args: string[], inNode: boolean, script: string[] = [RELAY_SCRIPT, ...args]): Promise<void> {
-    const child = this.spawnComponent(name, process.execPath, script, inNode, true);
+  /** Starts relay.js and waits until it prints `ready`. */
+  private async startRelay(name: string, args: string[], inNode: boolean): Promise<void> {
+    const child = this.spawnComponent(name, process.execPath, [RELAY_SCRIPT, ...args], inNode, true);
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${name} did not listen in 10 s`)), 10_000);
       const poll = setInterval(() => {

@@ -14,6 +14,11 @@ export const BINARY_SOURCES = {
   'busybox': { debian: 'busybox' },
   'unshare': { debian: 'util-linux' },
   'setpriv': { debian: 'util-linux' },
+  'nsenter': { debian: 'util-linux' },
+  'containerd': { debian: 'containerd' },
+  'ctr': { debian: 'containerd' },
+  'runc': { debian: 'runc' },
+  'ip': { debian: 'iproute2' },
 } as const satisfies Record<string, { readonly debian: string } | { readonly url: string }>;
 
 /** A binary a suite can declare it needs. */
