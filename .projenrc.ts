@@ -20,16 +20,17 @@ const project = new typescript.TypeScriptProject({
   libdir: 'lib',
   peerDeps: ['cdk8s@^2.70.0', 'constructs@^10.4.0'],
   // node-forge: the opt-in self-signed certificate, built synchronously (constructs cannot await).
-  deps: ['cdk8s-plus-27@^2.9.5', 'bcryptjs@^3.0.2', 'node-forge@^1.3.1'],
+  // @bufbuild/cel (with its RE2 engine, @bufbuild/re2) and yaml: the shipped `trusted-registry preflight` command evaluates the
+  // synthesized policy (YAML) with a real CEL engine.
+  deps: ['cdk8s-plus-27@^2.9.5', 'bcryptjs@^3.0.2', 'node-forge@^1.3.1', '@bufbuild/cel@^0.6.1', '@bufbuild/re2@^0.6.1', 'yaml@^2.6.0'],
+  bin: { 'trusted-registry': 'lib/src/cli.js' },
   devDeps: [
     'cdk8s-cli@^2.200.0',
     'kubernetes-models@^4.5.1',
-    '@bufbuild/cel@^0.6.1',
     '@marcbachmann/cel-js@^8.0.0',
     '@types/node-forge@^1.3.11',
     'ajv@^8.17.1',
     'smol-toml@^1.3.0',
-    'yaml@^2.6.0',
   ],
   jestOptions: {
     // Jest 30 resolves through unrs-resolver, whose per-platform optional packages make `npm ci`

@@ -36,17 +36,21 @@ const fmtRps = (v) => `${v.toFixed(v < 100 ? 1 : 0)} req/s`;
 // Three decimals: a ratio just under its target must not print as equal to it.
 const fmtRatio = (r) => `${r.toFixed(3)}×`;
 
-/** Push and pull of a multi-layer image: synthesized config (TLS + htpasswd) vs bare (neither). */
+/**
+ * Push (to the writer) and pull (from the read-only reader) of a multi-layer image: synthesized
+ * config (TLS + htpasswd) vs a bare registry (neither, not read-only).
+ */
 export function benchTransfer({ root, smoke }) {
   const r = runDataPath(root, 'transfer', smoke);
   const size = `${r.layers} × ${r.layerBytes / MiB} MiB`;
   const mibs = (ms) => r.imageBytes / MiB / (ms / 1000);
+  const path = { push: 'push identity to the writer', pull: 'pull identity from the read-only reader' };
   const row = (op, target) => {
     const secured = mibs(median(r.samples.secured[op]));
     const bare = mibs(median(r.samples.bare[op]));
     const ratio = secured / bare;
     return {
-      figure: `${op} ${size} (skopeo, median of ${r.runs}): TLS + htpasswd vs bare`,
+      figure: `${op} ${size} (skopeo, median of ${r.runs}): ${path[op]}, TLS + htpasswd vs bare registry`,
       project: `${fmtMiBs(secured)} (${median(r.samples.secured[op]).toFixed(0)} ms)`,
       baseline: `bare ${fmtMiBs(bare)} (${median(r.samples.bare[op]).toFixed(0)} ms)`,
       ratio: fmtRatio(ratio),
@@ -57,7 +61,10 @@ export function benchTransfer({ root, smoke }) {
   return [row('push'), row('pull', 0.8)];
 }
 
-/** Authenticated HEAD manifest requests per second by bcrypt cost, vs no auth over TLS and plain HTTP. */
+/**
+ * Authenticated HEAD manifest requests per second on the read-only reader by bcrypt cost, vs the
+ * reader without auth over TLS and a bare registry (plain HTTP, no auth, not read-only).
+ */
 export function benchHead({ root, smoke }) {
   const r = runDataPath(root, 'head', smoke);
   const rps = Object.fromEntries(Object.entries(r.rps).map(([name, samples]) => [name, median(samples)]));
@@ -75,11 +82,11 @@ export function benchHead({ root, smoke }) {
     };
   };
   return [
-    row(ours, `TLS + bcrypt cost ${r.ourCost} (synthesized) vs TLS, no auth`, 'tls', 'TLS, no auth', 0.5),
-    row(ours, `TLS + bcrypt cost ${r.ourCost} (synthesized) vs plain HTTP, no auth`, 'plain', 'plain, no auth'),
-    row('tls', 'TLS, no auth vs plain HTTP, no auth', 'plain', 'plain, no auth'),
-    row('cost5', 'TLS + bcrypt cost 5 (htpasswd -B default) vs TLS, no auth', 'tls', 'TLS, no auth'),
-    row('cost10', 'TLS + bcrypt cost 10 vs TLS, no auth', 'tls', 'TLS, no auth'),
-    row('cost12', 'TLS + bcrypt cost 12 vs TLS, no auth', 'tls', 'TLS, no auth'),
+    row(ours, `read-only reader, TLS + bcrypt cost ${r.ourCost} (synthesized) vs reader, TLS, no auth`, 'tls', 'TLS, no auth', 0.5),
+    row(ours, `read-only reader, TLS + bcrypt cost ${r.ourCost} (synthesized) vs bare registry`, 'plain', 'bare'),
+    row('tls', 'read-only reader, TLS, no auth vs bare registry', 'plain', 'bare'),
+    row('cost5', 'reader, TLS + bcrypt cost 5 (htpasswd -B default) vs reader, TLS, no auth', 'tls', 'TLS, no auth'),
+    row('cost10', 'reader, TLS + bcrypt cost 10 vs reader, TLS, no auth', 'tls', 'TLS, no auth'),
+    row('cost12', 'reader, TLS + bcrypt cost 12 vs reader, TLS, no auth', 'tls', 'TLS, no auth'),
   ];
 }

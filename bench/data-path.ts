@@ -1,14 +1,16 @@
 // Data-path benchmarks on the real registry binary with the synthesized configuration (TLS +
-// htpasswd) against the same binary with less security, all started by the e2e fixture.
+// htpasswd; pushes to the writer, pulls and HEADs from the read-only reader, as nodes pull)
+// against the same binary with less security, all started by the e2e fixture.
 // Run by bench/data-path.mjs as `node -r ts-node/register/transpile-only bench/data-path.ts
 // <transfer|head> [--smoke]`; prints one JSON line of raw samples (the .mjs side does medians).
+import { randomBytes } from 'crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { htpasswdLine, HTPASSWD_BCRYPT_COST } from '../src/access/htpasswd';
 import { run } from '../test/e2e/exec';
 import { ociManifestDigest, writeOciImage } from '../test/e2e/oci-image';
 import { httpRequest, MANIFEST_ACCEPT } from '../test/e2e/registry-client';
-import { RegistryFixture, RegistryFixtureOptions, startSynthesizedRegistry } from '../test/e2e/registry-fixture';
+import { RegistryEndpoint, RegistryFixture, RegistryFixtureOptions, startSynthesizedRegistry } from '../test/e2e/registry-fixture';
 
 const MiB = 2 ** 20;
 const REPOSITORY = 'bench/image';
@@ -35,9 +37,10 @@ async function withRegistries<K extends string, T>(
   }
 }
 
-/** Empties the registry's storage so that the next push uploads every blob. */
+/** Empties the pod's storage (both processes restarted) so that the next push uploads every blob. */
 async function wipeStorage(fixture: RegistryFixture): Promise<void> {
-  await fixture.process.kill();
+  await fixture.writer.process.kill();
+  await fixture.reader.process.kill();
   rmSync(fixture.materialized.storageDir, { recursive: true, force: true });
   mkdirSync(fixture.materialized.storageDir, { recursive: true });
   await fixture.restart();
@@ -46,7 +49,9 @@ async function wipeStorage(fixture: RegistryFixture): Promise<void> {
 /**
  * Push and pull of one multi-layer image of random bytes, secured vs bare, interleaved run by run
  * (with the order alternating) so that drift in the machine's load hits both alike. Every push
- * goes to emptied storage; every pull is by digest into a fresh OCI layout.
+ * goes to emptied storage; every pull is by digest into a fresh OCI layout. Secured: the push
+ * identity pushes to the writer, the pull identity pulls from the read-only reader. Bare: the
+ * writer's configuration without TLS and auth (a plain registry) for both.
  */
 async function transfer(smoke: boolean) {
   const layers = 8;
@@ -63,14 +68,14 @@ async function transfer(smoke: boolean) {
         const fixture = fixtures[name];
         await wipeStorage(fixture);
         let start = process.hrtime.bigint();
-        const digest = await fixture.skopeo.push(image.dir, TAG, REPOSITORY);
+        const digest = await fixture.writer.skopeo.push(image.dir, TAG, REPOSITORY);
         const push = elapsedMs(start);
         if (digest !== image.manifestDigest) {
           throw new Error(`${name}: pushed manifest digest ${digest}, expected ${image.manifestDigest}`);
         }
         const pullDir = join(fixture.scratchDir, `pull-${i}`);
         start = process.hrtime.bigint();
-        await fixture.skopeo.pullByDigest(REPOSITORY, digest, pullDir, TAG);
+        await pullPath(fixture, name).skopeo.pullByDigest(REPOSITORY, digest, pullDir, TAG);
         const pull = elapsedMs(start);
         if (ociManifestDigest(pullDir, TAG) !== digest) {
           throw new Error(`${name}: pulled layout does not hold ${digest}`);
@@ -86,26 +91,32 @@ async function transfer(smoke: boolean) {
   });
 }
 
-/** Replaces the htpasswd file with the same user hashed at `cost`, and restarts on it. */
+/** Where pulls go: the read-only reader of the secured pod, the plain writer of a bare one. */
+function pullPath(fixture: RegistryFixture, name: string): RegistryEndpoint {
+  return name === 'bare' || name === 'plain' ? fixture.writer : fixture.reader;
+}
+
+/** Replaces the reader's htpasswd file with the same pull user hashed at `cost`, and restarts it. */
 async function rehash(fixture: RegistryFixture, cost: number): Promise<void> {
-  await fixture.process.kill();
-  writeFileSync(fixture.materialized.effectiveConfig.auth.htpasswd.path, `${htpasswdLine(fixture.credentials, { cost })}\n`);
+  await fixture.reader.process.kill();
+  writeFileSync(fixture.reader.materialized.effectiveConfig.auth.htpasswd.path, `${htpasswdLine(fixture.pullCredentials, { cost, saltSeed: randomBytes(32).toString('hex') })}\n`);
   await fixture.restart();
 }
 
-/** Fails unless the registry's htpasswd file holds a `$2y$` hash of exactly `cost`. */
+/** Fails unless the reader's htpasswd file holds a `$2y$` hash of exactly `cost`. */
 function assertCost(fixture: RegistryFixture, cost: number): void {
-  const line = readFileSync(fixture.materialized.effectiveConfig.auth.htpasswd.path, 'utf-8').trim();
+  const line = readFileSync(fixture.reader.materialized.effectiveConfig.auth.htpasswd.path, 'utf-8').trim();
   if (!line.includes(`:$2y$${String(cost).padStart(2, '0')}$`)) {
     throw new Error(`expected a bcrypt cost ${cost} htpasswd line, found ${line.replace(/\$2y\$(\d\d)\$.*/, '$2y$$$1$...')}`);
   }
 }
 
 /**
- * Authenticated `HEAD /v2/<repo>/manifests/<digest>` requests per second at the synthesized bcrypt
- * cost, at 5 (`htpasswd -B`'s default), 10 and 12, against the same registry without auth over TLS
- * (isolates bcrypt) and over plain HTTP (the bare baseline). Keep-alive connections, fixed concurrency and duration;
- * configurations interleaved rep by rep.
+ * Authenticated `HEAD /v2/<repo>/manifests/<digest>` requests per second on the read-only reader
+ * (the pull path) at the synthesized bcrypt cost, at 5 (`htpasswd -B`'s default), 10 and 12,
+ * against the same reader without auth over TLS (isolates bcrypt) and a plain registry (the
+ * writer's configuration without TLS and auth: the bare baseline). Keep-alive connections, fixed
+ * concurrency and duration; configurations interleaved rep by rep.
  */
 async function head(smoke: boolean) {
   const concurrency = 8;
@@ -133,18 +144,18 @@ async function head(smoke: boolean) {
         }
         assertCost(fixture, costs[name]);
         // Auth must really be on: the same request without credentials is refused.
-        const anonymous = await httpRequest(`${fixture.process.url}/v2/${REPOSITORY}/manifests/${image.manifestDigest}`, { method: 'HEAD', caPem: fixture.pki?.caPem });
+        const anonymous = await httpRequest(`${fixture.reader.process.url}/v2/${REPOSITORY}/manifests/${image.manifestDigest}`, { method: 'HEAD', caPem: fixture.pki?.caPem });
         if (anonymous.status !== 401) {
           throw new Error(`${name}: anonymous HEAD answered ${anonymous.status}, expected 401`);
         }
       }
-      await fixture.skopeo.push(image.dir, TAG, REPOSITORY);
+      await fixture.writer.skopeo.push(image.dir, TAG, REPOSITORY);
     }
 
     const load = async (name: string, duration: number) => {
       const fixture = fixtures[name];
       const spec = {
-        url: `${fixture.process.url}/v2/${REPOSITORY}/manifests/${image.manifestDigest}`,
+        url: `${pullPath(fixture, name).process.url}/v2/${REPOSITORY}/manifests/${image.manifestDigest}`,
         caFile: fixture.pki?.caCertPath,
         headers: { Accept: MANIFEST_ACCEPT },
         concurrency,
@@ -180,7 +191,7 @@ async function head(smoke: boolean) {
 }
 
 function basic(fixture: RegistryFixture): string {
-  return `Basic ${Buffer.from(`${fixture.credentials.username}:${fixture.credentials.password}`).toString('base64')}`;
+  return `Basic ${Buffer.from(`${fixture.pullCredentials.username}:${fixture.pullCredentials.password}`).toString('base64')}`;
 }
 
 async function main(): Promise<void> {

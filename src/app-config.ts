@@ -2,8 +2,7 @@ import { Size } from 'cdk8s';
 import { PolicyMode } from './policy/trusted-image-policy';
 import { HtpasswdSource } from './registry/htpasswd-source';
 import { RegistryStorage } from './registry/registry-storage';
-import { TrustedRegistryChartProps } from './trusted-registry-chart';
-import { validateChartNamespace } from './trusted-registry-chart';
+import { TrustedRegistryChartProps, validateChartNamespace } from './trusted-registry-chart';
 import { invalid, validateClaimSize, validateHost, validateNamespace, validateObjectName, validateUnique } from './validation';
 
 /** The environment variables the default app reads, each optional. */
@@ -14,6 +13,7 @@ export const APP_SETTINGS = {
   storageClass: 'TRUSTED_REGISTRY_STORAGE_CLASS',
   ingressClass: 'TRUSTED_REGISTRY_INGRESS_CLASS',
   exemptNamespaces: 'TRUSTED_REGISTRY_EXEMPT_NAMESPACES',
+  externallyManagedNamespaces: 'TRUSTED_REGISTRY_EXTERNALLY_MANAGED_NAMESPACES',
   policyMode: 'TRUSTED_REGISTRY_POLICY_MODE',
   credentials: 'TRUSTED_REGISTRY_CREDENTIALS',
   pullNamespaces: 'TRUSTED_REGISTRY_PULL_NAMESPACES',
@@ -83,6 +83,7 @@ export function chartPropsFromEnv(env: Record<string, string | undefined>): Trus
     host: setting(APP_SETTINGS.host, validateHost),
     namespace: setting(APP_SETTINGS.namespace, validateChartNamespace),
     exemptNamespaces: setting(APP_SETTINGS.exemptNamespaces, parseNamespaceList),
+    externallyManagedNamespaces: setting(APP_SETTINGS.externallyManagedNamespaces, parseNamespaceList),
     policyMode: setting(APP_SETTINGS.policyMode, parsePolicyMode),
     pullNamespaces: setting(APP_SETTINGS.pullNamespaces, parseNamespaceList),
     registry: {

@@ -1,4 +1,5 @@
-import { ApiObject, Chart, ChartProps } from 'cdk8s';
+import { createHash } from 'crypto';
+import { ApiObject, App, Chart, ChartProps } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { PullAccess, PullAccessOptions } from './access/pull-access';
@@ -8,8 +9,14 @@ import { RegistryNetworkPolicy, RegistryNetworkPolicyProps } from './network/reg
 import { PolicyMode, TrustedImagePolicy } from './policy/trusted-image-policy';
 import { PrivateRegistry, PrivateRegistryProps } from './registry/private-registry';
 import { SelfSignedRegistryCertificate } from './registry/registry-certificate';
+import { CertManagerCertificate } from './tls/cert-manager-certificate';
 import { NodeTrust, NodeTrustProps } from './tls/node-trust';
-import { invalid, validateHost, validateNamespace } from './validation';
+import { UniqueObjectsCheck } from './unique-objects';
+import { invalid, validateHost, validateNamespace, validateEnumMember, validateUnique } from './validation';
+
+/** Namespaces every cluster has, which nobody can claim by creating them. */
+const SYSTEM_NAMESPACES = ['default', 'kube-node-lease', 'kube-public', 'kube-system'];
+const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
 
 /** The host of the default app's registry. */
 export const DEFAULT_HOST = 'registry.mycorp.local';
@@ -70,6 +77,31 @@ export interface TrustedRegistryChartProps extends Omit<ChartProps, 'namespace'>
   readonly exemptNamespaces?: string[];
 
   /**
+   * Exempt namespaces that exist already and are owned by something else (e.g. `cert-manager`
+   * installed by Helm), which the chart therefore does not create. Every other exempt namespace
+   * that is not a Kubernetes system namespace (`default`, `kube-node-lease`, `kube-public`,
+   * `kube-system`) is created by the chart: an exempt namespace that does not exist can be
+   * created by anyone allowed to create namespaces, who can then run any image in it.
+   * @default [] - the chart creates every exempt non-system namespace
+   */
+  readonly externallyManagedNamespaces?: string[];
+
+  /**
+   * Acknowledges that the policy enforces in `kube-system`, when `exemptNamespaces` does not list
+   * it (see `TrustedImagePolicyProps.enforceInKubeSystem`).
+   * @default false
+   */
+  readonly enforceInKubeSystem?: boolean;
+
+  /**
+   * Namespace where cert-manager runs; with a `RegistryCertificate.fromCertManager()` certificate
+   * in enforce mode, synth warns when the policy checks it (cert-manager's pods are refused when
+   * recreated unless their images are mirrored into the registry).
+   * @default 'cert-manager'
+   */
+  readonly certManagerNamespace?: string;
+
+  /**
    * Whether the policy denies untrusted images or only warns and audits.
    * @default PolicyMode.ENFORCE
    */
@@ -79,7 +111,8 @@ export interface TrustedRegistryChartProps extends Omit<ChartProps, 'namespace'>
    * Namespaces whose `default` ServiceAccount gets the registry's pull Secret (see `grantPull()`
    * for other ServiceAccounts). With credentials generated in the cluster the Secret is the
    * generated pull identity; otherwise a `kubernetes.io/dockerconfigjson` Secret named
-   * `<registry name>-pull` must exist in the registry's namespace.
+   * `<registry name>-pull` must exist in the registry's namespace. System namespaces and the
+   * namespaces the policy exempts are refused.
    * @default [] - no namespace is granted pull access
    */
   readonly pullNamespaces?: string[];
@@ -118,6 +151,11 @@ export class TrustedRegistryChart extends Chart {
     const namespace = validateChartNamespace('namespace', props.namespace ?? DEFAULT_NAMESPACE);
     super(scope, id, { ...props, namespace });
     const host = validateHost('host', props.host ?? DEFAULT_HOST);
+    const other = App.of(this).node.findAll().find((construct) => construct instanceof TrustedRegistryChart && construct !== this);
+    if (other) {
+      invalid('TrustedRegistryChart', `must be the only one in its app (its admission policy is one per cluster), got a second one at "${this.node.path}" besides "${other.node.path}": every pod must pass every ValidatingAdmissionPolicy, so two charts' policies would refuse each other's images; to trust several registries, use one TrustedImagePolicy with several 'trustedSources'`, id);
+    }
+    UniqueObjectsCheck.addTo(this);
 
     if (props.createNamespace ?? true) {
       const namespaceObject = new kplus.Namespace(this, 'Namespace', {
@@ -156,22 +194,31 @@ export class TrustedRegistryChart extends Chart {
         exemptNamespaces.push(required);
       }
     }
+    const mode = validateEnumMember('policyMode', props.policyMode ?? PolicyMode.ENFORCE, PolicyMode, 'PolicyMode');
     this.policy = new TrustedImagePolicy(this, 'Policy', {
       trustedSources: [host],
       exemptNamespaces,
-      mode: props.policyMode,
+      mode,
+      enforceInKubeSystem: props.enforceInKubeSystem,
     });
+    this.createExemptNamespaces(namespace, props);
+    if (mode === PolicyMode.ENFORCE) {
+      this.warnAboutDependencies(host, props);
+    }
 
     const pullNamespaces = props.pullNamespaces ?? [];
     if (pullNamespaces.length > 0) {
       const credentials = this.registry.credentials ? undefined : PullCredentials.fromSecretName(`${this.registry.name}-pull`);
-      this.grantPull('PullAccess', { namespaces: pullNamespaces, serviceAccounts: ['default'] }, credentials);
+      // Named after the chart's namespace, not its construct path (the same in every install of the
+      // default app), so that two installs do not replace each other's Role in a consumer namespace.
+      const name = `${namespace}-pull-access`.length <= 54 ? `${namespace}-pull-access` : `pull-access-${createHash('sha256').update(namespace).digest('hex').slice(0, 12)}`;
+      this.grantPull('PullAccess', { namespaces: pullNamespaces, serviceAccounts: ['default'], name }, credentials);
     }
   }
 
   /**
-   * Gives consumer namespaces pull access, as `PrivateRegistry.grantPull()` does, and warns at
-   * synth about namespaces the policy exempts (pods there need no credentials to be admitted).
+   * Gives consumer namespaces pull access, as `PrivateRegistry.grantPull()` does, and refuses at
+   * synth the namespaces the policy exempts (pods there need no credentials to be admitted).
    *
    * @param id construct id, unique among the registry's grants
    * @param options the namespaces and ServiceAccounts
@@ -180,5 +227,57 @@ export class TrustedRegistryChart extends Chart {
    */
   public grantPull(id: string, options: Omit<PullAccessOptions, 'exemptNamespaces'>, credentials?: IPullCredentials): PullAccess {
     return this.registry.grantPull(id, { ...options, exemptNamespaces: this.policy.exemptNamespaces }, credentials);
+  }
+
+  /**
+   * Creates (and so owns) every exempt namespace that no one else owns: not a system namespace,
+   * not the chart's namespace (created above, or left to the admin with `createNamespace: false`)
+   * and not declared in `externallyManagedNamespaces`.
+   */
+  private createExemptNamespaces(chartNamespace: string, props: TrustedRegistryChartProps): void {
+    const external = props.externallyManagedNamespaces ?? [];
+    external.forEach((name) => validateNamespace('externallyManagedNamespaces', name));
+    validateUnique('externallyManagedNamespaces', external);
+    for (const name of external) {
+      if (!this.policy.exemptNamespaces.includes(name)) {
+        invalid('externallyManagedNamespaces', `must list only exempt namespaces (${this.policy.exemptNamespaces.join(', ')})`, name);
+      }
+    }
+    const owned = this.policy.exemptNamespaces.filter((name) =>
+      !SYSTEM_NAMESPACES.includes(name) && name !== chartNamespace && !external.includes(name));
+    if (owned.length === 0) {
+      return;
+    }
+    const scope = new Construct(this, 'ExemptNamespaces');
+    for (const name of owned) {
+      makeClusterScoped(ApiObject.of(new kplus.Namespace(scope, name, { metadata: { name } })));
+    }
+  }
+
+  /**
+   * Warns about namespaces the chart's own features depend on that the enforcing policy checks:
+   * their pods are refused when recreated unless their images were mirrored into the registry,
+   * and then the registry's Ingress or certificates stop working.
+   */
+  private warnAboutDependencies(host: string, props: TrustedRegistryChartProps): void {
+    const dependencies: Array<[string, string]> = [];
+    // The NetworkPolicy names the ingress controller's namespace (by default ingress-nginx).
+    const ingressNamespace = this.networkPolicy
+      ? (props.networkPolicy?.ingressControllerNamespaceLabels ?? { [NAMESPACE_NAME_LABEL]: 'ingress-nginx' })[NAMESPACE_NAME_LABEL]
+      : undefined;
+    if (ingressNamespace !== undefined) {
+      dependencies.push([ingressNamespace, "the ingress controller serving the registry's Ingress"]);
+    }
+    if (this.node.findAll().some((construct) => construct instanceof CertManagerCertificate)) {
+      const certManagerNamespace = validateNamespace('certManagerNamespace', props.certManagerNamespace ?? 'cert-manager');
+      dependencies.push([certManagerNamespace, "cert-manager, which issues and renews the registry's certificate"]);
+    }
+    for (const [namespace, what] of dependencies) {
+      if (!this.policy.exemptNamespaces.includes(namespace)) {
+        console.warn(`warning: ${this.node.path}: the policy enforces in namespace "${namespace}", where ${what} runs; `
+          + `unless its images are already mirrored into ${host} and referenced by digest, its pods are refused when recreated. `
+          + `Mirror them (trusted-registry preflight, then trusted-registry mirror) or add "${namespace}" to exemptNamespaces`);
+      }
+    }
   }
 }

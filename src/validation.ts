@@ -85,6 +85,19 @@ export function validateEnum<T extends string>(prop: string, value: T, allowed: 
   return value;
 }
 
+/**
+ * `value` when it is a member of `enumObject`; throws naming the prop and every member otherwise.
+ * TypeScript callers cannot pass anything else, but JavaScript callers (and other jsii languages
+ * through casts) can, and an unknown value must not silently become a default.
+ */
+export function validateEnumMember<T extends string>(prop: string, value: T, enumObject: Record<string, T>, enumName: string): T {
+  const allowed = Object.values(enumObject);
+  if (!allowed.includes(value)) {
+    invalid(prop, `must be one of ${allowed.map((v) => `${enumName}.${Object.keys(enumObject).find((k) => enumObject[k] === v)} ("${v}")`).join(', ')}`, value);
+  }
+  return value;
+}
+
 /** A repository path such as `team/app`: "/"-separated components of the distribution grammar. */
 export function isRepositoryPath(value: string): boolean {
   return new RegExp(`^${REPOSITORY_COMPONENT}(?:/${REPOSITORY_COMPONENT})*$`).test(value);

@@ -1,10 +1,24 @@
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { HtpasswdOptions, htpasswdLine, RegistryUser, validateRegistryUser } from './htpasswd';
+import { HtpasswdOptions, htpasswdLine, RegistryUser, validateRegistryUser, validateSaltSeed } from './htpasswd';
 import { invalid, validateObjectName, validateUnique } from '../validation';
 
 /** The key of the htpasswd file inside its Secret. */
 export const HTPASSWD_SECRET_KEY = 'htpasswd';
+
+/**
+ * The keys of the registry's two htpasswd files in one Secret: the writer authenticates only the
+ * push users, the read-only reader only the pull users. A pull user is never in the writer's
+ * file, so no pull credential can write, whatever the reader's configuration.
+ */
+export class HtpasswdKeys {
+  /** Key of the push users' htpasswd file (mounted by the writer only). */
+  public static readonly PUSH = 'htpasswd-push';
+  /** Key of the pull users' htpasswd file (mounted by the read-only reader only). */
+  public static readonly PULL = 'htpasswd-pull';
+
+  private constructor() {}
+}
 
 /** Props of `HtpasswdSecret`. */
 export interface HtpasswdSecretProps extends HtpasswdOptions {
@@ -32,6 +46,7 @@ export class HtpasswdSecret extends Construct {
       invalid('users', 'must list at least one user', props.users);
     }
     props.users.forEach((user, index) => validateRegistryUser(`users[${index}]`, user));
+    validateSaltSeed('saltSeed', props.saltSeed);
     validateUnique('users[].username', props.users.map((user) => user.username));
     if (props.secretName !== undefined) {
       validateObjectName('secretName', props.secretName);

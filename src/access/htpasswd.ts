@@ -1,4 +1,4 @@
-import { createHash } from 'crypto';
+import { createHmac } from 'crypto';
 import * as bcrypt from 'bcryptjs';
 import { invalid, validateInteger } from '../validation';
 
@@ -17,6 +17,9 @@ export const MIN_PASSWORD_LENGTH = 16;
 /** bcrypt ignores everything after 72 bytes, so a longer password is not what it seems. */
 const MAX_PASSWORD_BYTES = 72;
 
+/** The shortest salt seed accepted: 32 characters, e.g. `openssl rand -hex 32` gives 64. */
+export const MIN_SALT_SEED_LENGTH = 32;
+
 /** A registry user whose password is hashed into htpasswd at synth time. */
 export interface RegistryUser {
   /** User name: not empty, no `:` and no whitespace (htpasswd's field separator and line format). */
@@ -29,8 +32,17 @@ export interface RegistryUser {
 /** Options of `htpasswdLine()`. */
 export interface HtpasswdOptions {
   /**
+   * A secret of at least `MIN_SALT_SEED_LENGTH` characters (e.g. `openssl rand -hex 32`) from
+   * which the bcrypt salts are derived, kept out of source control like the passwords. Required:
+   * salts derived from public data alone (host and user name) would let one precomputed table
+   * attack every registry with the same host and user names, and they are the same on every
+   * synth, so a seed is the only source of salt that is both secret and deterministic.
+   */
+  readonly saltSeed: string;
+
+  /**
    * Non-secret text that makes the salt unique to this registry (e.g. its host), so the same
-   * user and password hash differently on two registries.
+   * user, password and seed hash differently on two registries.
    * @default ''
    */
   readonly saltContext?: string;
@@ -57,17 +69,27 @@ export function validateRegistryUser(prop: string, user: RegistryUser): void {
   }
 }
 
+/** Checks a salt seed; errors show its length, never the seed. */
+export function validateSaltSeed(prop: string, seed: unknown): string {
+  if (typeof seed !== 'string' || seed.length < MIN_SALT_SEED_LENGTH) {
+    const got = typeof seed === 'string' ? `${seed.length} characters` : String(seed);
+    throw new Error(`'${prop}' must be a secret of at least ${MIN_SALT_SEED_LENGTH} characters (e.g. the output of "openssl rand -hex 32", kept out of source control like the passwords): bcrypt salts derived from public data alone can be attacked with one precomputed table per host and user name; got ${got}`);
+  }
+  return seed;
+}
+
 /**
  * One htpasswd line `user:$2y$<cost>$<salt><hash>` for the user.
  *
- * The salt is derived from the user name and `saltContext`, never from the password, so the
- * output is byte-identical on every synth (GitOps) while the hash still costs a bcrypt
- * computation per guess.
+ * The salt is an HMAC-SHA256, keyed with the secret `saltSeed`, of `saltContext` and the user
+ * name; never of the password. So the output is byte-identical on every synth (GitOps), the salt
+ * cannot be computed without the seed, and each guess still costs a bcrypt computation.
  */
-export function htpasswdLine(user: RegistryUser, options: HtpasswdOptions = {}): string {
+export function htpasswdLine(user: RegistryUser, options: HtpasswdOptions): string {
   validateRegistryUser('user', user);
+  const seed = validateSaltSeed('saltSeed', options?.saltSeed);
   const cost = validateInteger('cost', options.cost ?? HTPASSWD_BCRYPT_COST, 4, 31);
-  const saltBytes = createHash('sha256')
+  const saltBytes = createHmac('sha256', seed)
     .update(`cdk8s-trusted-registry/htpasswd\0${options.saltContext ?? ''}\0${user.username}`)
     .digest()
     .subarray(0, 16);

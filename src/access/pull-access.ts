@@ -2,13 +2,20 @@ import { Names } from 'cdk8s';
 import { Construct } from 'constructs';
 import { COPY_PULL_SECRET_SCRIPT, GENERATION_ANNOTATION } from './credentials-scripts';
 import { IPullCredentials } from './pull-credentials';
-import { RESTRICTED_POD_SECURITY_CONTEXT, scriptContainer, shortHash, TMP_VOLUME } from './restricted-pod';
+import { SecretWritePolicy } from './secret-write-policy';
+import { API_ACCESS_MOUNT, API_ACCESS_VOLUME, kubectlScriptContainer, RESTRICTED_POD_SECURITY_CONTEXT, SHELL_VOLUME, shellInitContainer, shortHash, TMP_VOLUME } from './restricted-pod';
 import * as k8s from '../../imports/k8s';
 import { IMAGES } from '../images';
 import { invalid, isDnsLabel, requireChartNamespace, validateNamespace, validateObjectName, validatePinnedImage, validateUnique } from '../validation';
 
 /** The label on every object of a `PullAccess`, valued with its base name. */
 export const PULL_ACCESS_LABEL = 'cdk8s-trusted-registry/pull-access';
+
+/** Where the copy Job keeps the decoded pull credentials and the manifests it writes. */
+const WORK_DIR = '/work';
+
+/** Memory-backed: the decoded credentials never touch a node's disk and vanish with the pod. */
+const WORK_VOLUME: k8s.Volume = { name: 'work', emptyDir: { medium: 'Memory', sizeLimit: k8s.Quantity.fromString('1Mi') } };
 
 /** How long the copy Job waits for the generator to write the pull Secret. */
 export const PULL_SECRET_WAIT_SECONDS = 300;
@@ -34,8 +41,9 @@ export interface PullAccessOptions {
 
   /**
    * Namespaces the admission policy does not check (`TrustedRegistryChartProps.exemptNamespaces`).
-   * Granting pull access to one of them, or to the registry's own namespace, is pointless and
-   * draws a synth-time warning.
+   * Granting pull access to one of them is refused, as it is for `kube-system`, `kube-public`,
+   * `kube-node-lease` and the registry's own namespace: pods there need no credentials to be
+   * admitted, and a Job able to write Secrets there is a door into the cluster's own components.
    * @default []
    */
   readonly exemptNamespaces?: string[];
@@ -47,10 +55,18 @@ export interface PullAccessOptions {
   readonly name?: string;
 
   /**
-   * Image providing `sh` and `kubectl`; must be pinned by digest.
+   * Image providing `kubectl` in `/bin`, `/usr/bin` or `/usr/local/bin`; must be pinned by
+   * digest. It needs no shell: the script runs with the one of `shellImage`.
    * @default IMAGES.kubectl
    */
   readonly kubectlImage?: string;
+
+  /**
+   * Image whose `/bin/busybox` is a statically linked BusyBox, copied into the kubectl container
+   * as its shell; must be pinned by digest.
+   * @default IMAGES.shell
+   */
+  readonly shellImage?: string;
 }
 
 /** Props of `PullAccess`. */
@@ -66,13 +82,24 @@ export interface PullAccessProps extends PullAccessOptions {
  * Pull access to the registry for consumer namespaces. A Job in the chart's namespace copies
  * the pull Secret into every namespace and adds it to the `imagePullSecrets` of the named
  * ServiceAccounts, so no password is synthesized. It may write only that one Secret and patch
- * only those ServiceAccounts: a Role and RoleBinding in each consumer namespace say so.
+ * only those ServiceAccounts: a Role and RoleBinding in each consumer namespace say so, and a
+ * `SecretWritePolicy` holds it to that Secret's name, type and key (which RBAC cannot do for
+ * `create`) and to adding that one `imagePullSecrets` entry.
  *
  * The Job runs again (under a new name) whenever the namespaces, ServiceAccounts or the
  * credentials' generation change; copies already equal to the source are left alone. Removing a
  * namespace from the list removes its Role and RoleBinding but not its copy of the Secret.
  */
 export class PullAccess extends Construct {
+  /**
+   * How long the copy Job may run, retries included, before Kubernetes stops it: the wait for the
+   * pull Secret (`PULL_SECRET_WAIT_SECONDS`) plus ten minutes for the copies.
+   */
+  public static readonly ACTIVE_DEADLINE_SECONDS = PULL_SECRET_WAIT_SECONDS + 600;
+
+  /** Namespaces of the cluster's own components, never granted pull access. */
+  public static readonly SYSTEM_NAMESPACES: string[] = ['kube-system', 'kube-public', 'kube-node-lease'];
+
   /** Name of the `kubernetes.io/dockerconfigjson` Secret in every consumer namespace. */
   public readonly secretName: string;
   /** The consumer namespaces. */
@@ -87,6 +114,11 @@ export class PullAccess extends Construct {
   public readonly job: k8s.KubeJob;
   /** The ServiceAccount the Job runs as. */
   public readonly serviceAccount: k8s.KubeServiceAccount;
+  /**
+   * The admission policy that lets the ServiceAccount write only the copies (name, type and key)
+   * and add only them to the listed ServiceAccounts' `imagePullSecrets`.
+   */
+  public readonly secretWritePolicy: SecretWritePolicy;
 
   constructor(scope: Construct, id: string, props: PullAccessProps) {
     super(scope, id);
@@ -102,15 +134,15 @@ export class PullAccess extends Construct {
     validateUnique('serviceAccounts', serviceAccounts);
     this.secretName = validateObjectName('secretName', props.secretName ?? props.credentials.pullSecretName);
     const kubectlImage = validatePinnedImage('kubectlImage', props.kubectlImage ?? IMAGES.kubectl);
+    const shellImage = validatePinnedImage('shellImage', props.shellImage ?? IMAGES.shell);
     const name = props.name ?? Names.toDnsLabel(this, { maxLen: 54 });
     if (!isDnsLabel(name) || name.length > 54) {
       invalid('name', 'must be a DNS label of at most 54 characters (the Job adds a 9-character suffix)', name);
     }
 
-    const exempt = new Set([sourceNamespace, ...(props.exemptNamespaces ?? [])]);
-    for (const namespace of props.namespaces.filter((n) => exempt.has(n))) {
-      // eslint-disable-next-line no-console
-      console.warn(`warning: ${this.node.path}: pull access granted to namespace "${namespace}", which the admission policy does not check; pods there do not need this registry's credentials to be admitted, so the grant is pointless`);
+    const refused = new Set([...PullAccess.SYSTEM_NAMESPACES, jobNamespace, sourceNamespace, ...(props.exemptNamespaces ?? [])]);
+    for (const namespace of props.namespaces.filter((n) => refused.has(n))) {
+      invalid('namespaces', `must not include "${namespace}": it is a system namespace, the registry's own or one the admission policy exempts (${[...refused].join(', ')}); pods there need no pull Secret to be admitted, and letting a Job write Secrets there opens a door into the cluster's own components`, props.namespaces);
     }
 
     this.namespaces = props.namespaces;
@@ -125,8 +157,14 @@ export class PullAccess extends Construct {
     this.addRole('Source', sourceNamespace, `${name}-source`, labels, subjects, [
       { apiGroups: [''], resources: ['secrets'], resourceNames: [props.credentials.pullSecretName], verbs: ['get'] },
     ]);
+    this.secretWritePolicy = new SecretWritePolicy(this, 'SecretWritePolicy', {
+      serviceAccountName: name,
+      secrets: props.namespaces.map((namespace) => ({ namespace, name: this.secretName, type: 'kubernetes.io/dockerconfigjson', keys: ['.dockerconfigjson'] })),
+      imagePullSecretGrant: serviceAccounts.length > 0 ? { namespaces: props.namespaces, serviceAccounts, secretName: this.secretName } : undefined,
+    });
     const targetRules: k8s.PolicyRule[] = [
-      // Kubernetes cannot limit `create` by resourceNames: the authorizer does not see the name.
+      // RBAC cannot limit `create` by resourceNames (the authorizer does not see the name of an
+      // object being created): SecretWritePolicy refuses every other name, type and key.
       { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
       { apiGroups: [''], resources: ['secrets'], resourceNames: [this.secretName], verbs: ['get', 'update'] },
       ...(serviceAccounts.length > 0
@@ -145,10 +183,12 @@ export class PullAccess extends Construct {
       },
       spec: {
         serviceAccountName: name,
-        automountServiceAccountToken: true,
+        // Only the kubectl container gets the token (see API_ACCESS_VOLUME), not the shell's.
+        automountServiceAccountToken: false,
         restartPolicy: 'Never',
         securityContext: RESTRICTED_POD_SECURITY_CONTEXT,
-        containers: [scriptContainer('copy', kubectlImage, COPY_PULL_SECRET_SCRIPT, {
+        initContainers: [shellInitContainer(shellImage)],
+        containers: [kubectlScriptContainer('copy', kubectlImage, COPY_PULL_SECRET_SCRIPT, {
           HOME: '/tmp',
           SOURCE_NAMESPACE: sourceNamespace,
           SOURCE_SECRET: props.credentials.pullSecretName,
@@ -156,13 +196,14 @@ export class PullAccess extends Construct {
           SOURCE_WAIT_SECONDS: String(PULL_SECRET_WAIT_SECONDS),
           TARGET_SECRET: this.secretName,
           TARGETS: props.namespaces.map((namespace) => [namespace, ...serviceAccounts].join(' ')).join('\n'),
-        }, [{ name: TMP_VOLUME.name, mountPath: '/tmp' }])],
-        volumes: [TMP_VOLUME],
+          WORK_DIR,
+        }, [{ name: TMP_VOLUME.name, mountPath: '/tmp' }, { name: WORK_VOLUME.name, mountPath: WORK_DIR }, API_ACCESS_MOUNT])],
+        volumes: [TMP_VOLUME, WORK_VOLUME, SHELL_VOLUME, API_ACCESS_VOLUME],
       },
     };
     this.job = new k8s.KubeJob(this, 'Resource', {
       metadata: { name: `${name}-${shortHash(template)}`, labels },
-      spec: { backoffLimit: 6, template },
+      spec: { backoffLimit: 6, activeDeadlineSeconds: PullAccess.ACTIVE_DEADLINE_SECONDS, template },
     });
   }
 

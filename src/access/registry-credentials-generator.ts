@@ -1,9 +1,10 @@
 import { Construct } from 'constructs';
-import { GENERATE_CREDENTIALS_SCRIPT, GENERATION_ANNOTATION, WRITE_CREDENTIALS_SCRIPT } from './credentials-scripts';
+import { GENERATE_CREDENTIALS_SCRIPT, GENERATION_ANNOTATION, MAX_GENERATION, WRITE_CREDENTIALS_SCRIPT } from './credentials-scripts';
 import { HTPASSWD_BCRYPT_COST } from './htpasswd';
-import { HTPASSWD_SECRET_KEY } from './htpasswd-secret';
+import { HtpasswdKeys } from './htpasswd-secret';
 import { IPullCredentials } from './pull-credentials';
-import { API_ACCESS_MOUNT, API_ACCESS_VOLUME, RESTRICTED_POD_SECURITY_CONTEXT, scriptContainer, shortHash, TMP_VOLUME } from './restricted-pod';
+import { SecretWritePolicy, WritableSecret } from './secret-write-policy';
+import { API_ACCESS_MOUNT, API_ACCESS_VOLUME, kubectlScriptContainer, RESTRICTED_POD_SECURITY_CONTEXT, scriptContainer, SHELL_VOLUME, shellInitContainer, shortHash, TMP_VOLUME } from './restricted-pod';
 import * as k8s from '../../imports/k8s';
 import { IMAGES } from '../images';
 import { invalid, isDnsLabel, requireChartNamespace, validateHost, validateInteger, validateObjectName, validatePinnedImage, validateUnique } from '../validation';
@@ -23,7 +24,7 @@ export interface RegistryCredentialsGeneratorProps {
   readonly name?: string;
 
   /**
-   * The credentials' generation: an integer from 1 up. Raising it rotates both passwords: a new
+   * The credentials' generation: an integer from 1 to `MAX_GENERATION` (15 digits). Raising it rotates both passwords: a new
    * Job replaces the htpasswd Secret and both `kubernetes.io/dockerconfigjson` Secrets together.
    * Lowering it is refused by the Job, so an old revision of the chart cannot roll credentials back.
    * @default 1
@@ -31,7 +32,8 @@ export interface RegistryCredentialsGeneratorProps {
   readonly generation?: number;
 
   /**
-   * Name of the htpasswd Secret (key `htpasswd`) the registry mounts; it holds both users.
+   * Name of the htpasswd Secret the registry mounts: the push user under `HtpasswdKeys.PUSH`
+   * (the writer's file), the pull user under `HtpasswdKeys.PULL` (the read-only path's file).
    * @default '<name>-htpasswd'
    */
   readonly htpasswdSecretName?: string;
@@ -68,17 +70,27 @@ export interface RegistryCredentialsGeneratorProps {
   readonly htpasswdImage?: string;
 
   /**
-   * Image providing `sh` and `kubectl`; must be pinned by digest.
+   * Image providing `kubectl` in `/bin`, `/usr/bin` or `/usr/local/bin`; must be pinned by
+   * digest. It needs no shell: the script runs with the one of `shellImage`.
    * @default IMAGES.kubectl
    */
   readonly kubectlImage?: string;
+
+  /**
+   * Image whose `/bin/busybox` is a statically linked BusyBox, copied into the kubectl container
+   * as its shell; must be pinned by digest.
+   * @default IMAGES.shell
+   */
+  readonly shellImage?: string;
 }
 
 /**
  * Credentials nobody has to know: a Job in the registry's namespace that generates two random
  * passwords (24 bytes from `/dev/urandom` each) and writes
  *
- * - the registry's htpasswd Secret with both users (bcrypt, cost `HTPASSWD_BCRYPT_COST`),
+ * - the registry's htpasswd Secret with two files (bcrypt, cost `HTPASSWD_BCRYPT_COST`): the
+ *   push user under `HtpasswdKeys.PUSH` (the writer's) and the pull user under
+ *   `HtpasswdKeys.PULL` (the read-only path's),
  * - a `kubernetes.io/dockerconfigjson` Secret for the PUSH identity (give it to CI only),
  * - a `kubernetes.io/dockerconfigjson` Secret for the PULL identity (copied into consumer
  *   namespaces by `PullAccess`).
@@ -87,26 +99,30 @@ export interface RegistryCredentialsGeneratorProps {
  * changes nothing. The passwords exist only in a memory-backed volume of the Job's pod and in the
  * Secrets: never in synthesized YAML, logs, command-line arguments or environment variables.
  *
- * Limits: registry:2 htpasswd authentication admits every valid user to every action, so the
- * pull identity can push too. Making it read-only needs token authentication (an authorization
- * server), which this library does not deploy. What it does instead: separate identities, so the
- * credential spread over many namespaces is not the one CI pushes with; rotation of both by raising
- * `generation`; and the admission policy admits only images pinned by digest, so a tag pushed
- * with a leaked credential cannot change what runs. Limiting who can reach the registry with a
- * NetworkPolicy is planned.
+ * The pull identity cannot write: `PrivateRegistry` authenticates it only on its read-only
+ * registry process, and the writer's htpasswd file holds the push identity alone.
  */
 export class RegistryCredentialsGenerator extends Construct implements IPullCredentials {
+  /**
+   * How long the Job may run, retries included, before Kubernetes stops it. One run takes
+   * seconds (two bcrypt hashes at cost 4 and six API calls); ten minutes leaves room for image
+   * pulls and retries without leaving a stuck Job running for ever.
+   */
+  public static readonly ACTIVE_DEADLINE_SECONDS = 600;
+
   /** The Job that writes the Secrets; its name changes with the generation. */
   public readonly job: k8s.KubeJob;
   /** The ServiceAccount the Job runs as. */
   public readonly serviceAccount: k8s.KubeServiceAccount;
+  /** The admission policy that lets the ServiceAccount write its three Secrets and nothing else. */
+  public readonly secretWritePolicy: SecretWritePolicy;
   /** The registry host of the `kubernetes.io/dockerconfigjson` Secrets. */
   public readonly host: string;
   /** The namespace the Job and the Secrets are in (the chart's). */
   public readonly namespace: string;
   /** The credentials' generation. */
   public readonly generation: number;
-  /** Name of the htpasswd Secret (key `htpasswd`). */
+  /** Name of the htpasswd Secret (keys `HtpasswdKeys.PUSH` and `HtpasswdKeys.PULL`). */
   public readonly htpasswdSecretName: string;
   /** Name of the push identity's `kubernetes.io/dockerconfigjson` Secret. */
   public readonly pushSecretName: string;
@@ -128,7 +144,7 @@ export class RegistryCredentialsGenerator extends Construct implements IPullCred
     const namespace = requireChartNamespace(this, 'its Job writes Secrets there');
     this.namespace = namespace;
     this.pullSecretNamespace = namespace;
-    this.generation = validateInteger('generation', props.generation ?? 1, 1, Number.MAX_SAFE_INTEGER);
+    this.generation = validateInteger('generation', props.generation ?? 1, 1, MAX_GENERATION);
     this.pullSecretGeneration = this.generation;
     this.htpasswdSecretName = validateObjectName('htpasswdSecretName', props.htpasswdSecretName ?? `${name}-htpasswd`);
     this.pushSecretName = validateObjectName('pushSecretName', props.pushSecretName ?? `${name}-push`);
@@ -139,17 +155,27 @@ export class RegistryCredentialsGenerator extends Construct implements IPullCred
     validateUnique('user names', [this.pushUsername, this.pullUsername]);
     const htpasswdImage = validatePinnedImage('htpasswdImage', props.htpasswdImage ?? IMAGES.htpasswd);
     const kubectlImage = validatePinnedImage('kubectlImage', props.kubectlImage ?? IMAGES.kubectl);
+    const shellImage = validatePinnedImage('shellImage', props.shellImage ?? IMAGES.shell);
 
     const objectName = `${name}-credentials`;
     this.serviceAccount = new k8s.KubeServiceAccount(this, 'ServiceAccount', {
       metadata: { name: objectName },
       automountServiceAccountToken: false,
     });
+    const dockerConfig = (secretName: string): WritableSecret => ({ namespace, name: secretName, type: 'kubernetes.io/dockerconfigjson', keys: ['.dockerconfigjson'] });
+    this.secretWritePolicy = new SecretWritePolicy(this, 'SecretWritePolicy', {
+      serviceAccountName: objectName,
+      secrets: [
+        { namespace, name: this.htpasswdSecretName, type: 'Opaque', keys: [HtpasswdKeys.PUSH, HtpasswdKeys.PULL] },
+        dockerConfig(this.pushSecretName),
+        dockerConfig(this.pullSecretName),
+      ],
+    });
     new k8s.KubeRole(this, 'Role', {
       metadata: { name: objectName },
       rules: [
-        // Kubernetes cannot limit `create` by resourceNames: the name is not part of the request
-        // the authorizer sees. Every other verb is limited to the three Secrets.
+        // RBAC cannot limit `create` by resourceNames (the authorizer does not see the name of
+        // an object being created): SecretWritePolicy refuses every other name, type and key.
         { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
         {
           apiGroups: [''],
@@ -175,20 +201,21 @@ export class RegistryCredentialsGenerator extends Construct implements IPullCred
         automountServiceAccountToken: false,
         restartPolicy: 'Never',
         securityContext: RESTRICTED_POD_SECURITY_CONTEXT,
-        initContainers: [scriptContainer('generate', htpasswdImage, GENERATE_CREDENTIALS_SCRIPT, {
+        initContainers: [shellInitContainer(shellImage), scriptContainer('generate', htpasswdImage, GENERATE_CREDENTIALS_SCRIPT, {
           CREDENTIALS_DIR,
           REGISTRY_HOST: this.host,
           PUSH_USERNAME: this.pushUsername,
           PULL_USERNAME: this.pullUsername,
           BCRYPT_COST: String(HTPASSWD_BCRYPT_COST),
         }, [credentialsMount])],
-        containers: [scriptContainer('write', kubectlImage, WRITE_CREDENTIALS_SCRIPT, {
+        containers: [kubectlScriptContainer('write', kubectlImage, WRITE_CREDENTIALS_SCRIPT, {
           CREDENTIALS_DIR,
           HOME: '/tmp',
           NAMESPACE: namespace,
           GENERATION: String(this.generation),
           HTPASSWD_SECRET: this.htpasswdSecretName,
-          HTPASSWD_KEY: HTPASSWD_SECRET_KEY,
+          HTPASSWD_PUSH_KEY: HtpasswdKeys.PUSH,
+          HTPASSWD_PULL_KEY: HtpasswdKeys.PULL,
           PUSH_SECRET: this.pushSecretName,
           PULL_SECRET: this.pullSecretName,
         }, [credentialsMount, { name: TMP_VOLUME.name, mountPath: '/tmp' }, API_ACCESS_MOUNT])],
@@ -196,6 +223,7 @@ export class RegistryCredentialsGenerator extends Construct implements IPullCred
           // Memory-backed: the passwords never touch a node's disk and vanish with the pod.
           { name: 'credentials', emptyDir: { medium: 'Memory', sizeLimit: k8s.Quantity.fromString('1Mi') } },
           TMP_VOLUME,
+          SHELL_VOLUME,
           API_ACCESS_VOLUME,
         ],
       },
@@ -207,7 +235,7 @@ export class RegistryCredentialsGenerator extends Construct implements IPullCred
     }
     this.job = new k8s.KubeJob(this, 'Resource', {
       metadata: { name: jobName, annotations: { [GENERATION_ANNOTATION]: String(this.generation) } },
-      spec: { backoffLimit: 6, template },
+      spec: { backoffLimit: 6, activeDeadlineSeconds: RegistryCredentialsGenerator.ACTIVE_DEADLINE_SECONDS, template },
     });
   }
 }

@@ -50,13 +50,47 @@ export const API_ACCESS_VOLUME: k8s.Volume = {
 
 /** A container that runs `script` with `sh -c`, its parameters in plain (non-secret) env vars. */
 export function scriptContainer(name: string, image: string, script: string, env: Record<string, string>, volumeMounts: k8s.VolumeMount[]): k8s.Container {
+  return restrictedContainer(name, image, ['sh', '-c', script], env, volumeMounts);
+}
+
+/**
+ * Where the kubectl containers find a shell. `registry.k8s.io/kubectl` is distroless (kubectl and
+ * nothing else), so `shellInitContainer()` copies the static BusyBox of `IMAGES.shell` and its
+ * applet links into this memory-backed volume, and `kubectlScriptContainer()` runs the script
+ * with it. The volume holds only that binary, written before the kubectl container starts.
+ */
+export const SHELL_DIR = '/shell';
+
+/** The volume behind `SHELL_DIR`. */
+export const SHELL_VOLUME: k8s.Volume = { name: 'shell', emptyDir: { medium: 'Memory', sizeLimit: k8s.Quantity.fromString('8Mi') } };
+
+/** The init container that fills `SHELL_VOLUME` from `image`, a static BusyBox. */
+export function shellInitContainer(image: string): k8s.Container {
+  // The links point at ${SHELL_DIR}/busybox, which is where the kubectl container sees it too.
+  const install = `cp /bin/busybox ${SHELL_DIR}/busybox && ${SHELL_DIR}/busybox --install -s ${SHELL_DIR}`;
+  return restrictedContainer('shell', image, ['/bin/sh', '-c', install], {}, [{ name: SHELL_VOLUME.name, mountPath: SHELL_DIR }]);
+}
+
+/**
+ * A container of a kubectl image that runs `script` with the shell of `shellInitContainer()`:
+ * BusyBox's applets first on PATH, then the directories kubectl images put it in.
+ */
+export function kubectlScriptContainer(name: string, image: string, script: string, env: Record<string, string>, volumeMounts: k8s.VolumeMount[]): k8s.Container {
+  return restrictedContainer(name, image, [`${SHELL_DIR}/sh`, '-c', script], {
+    PATH: `${SHELL_DIR}:/usr/local/bin:/usr/bin:/bin`,
+    ...env,
+  }, [...volumeMounts, { name: SHELL_VOLUME.name, mountPath: SHELL_DIR, readOnly: true }]);
+}
+
+function restrictedContainer(name: string, image: string, command: string[], env: Record<string, string>, volumeMounts: k8s.VolumeMount[]): k8s.Container {
+  const variables = Object.entries(env).map(([key, value]) => ({ name: key, value }));
   return {
     name,
     image,
     // The digest pins the bytes, so a cached copy is always the right one.
     imagePullPolicy: 'IfNotPresent',
-    command: ['sh', '-c', script],
-    env: Object.entries(env).map(([key, value]) => ({ name: key, value })),
+    command,
+    env: variables.length > 0 ? variables : undefined,
     volumeMounts,
     resources: SCRIPT_CONTAINER_RESOURCES,
     securityContext: RESTRICTED_CONTAINER_SECURITY_CONTEXT,

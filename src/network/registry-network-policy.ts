@@ -2,7 +2,7 @@ import { Construct } from 'constructs';
 import { validateCidr } from './cidr';
 import * as k8s from '../../imports/k8s';
 import { PrivateRegistry } from '../registry/private-registry';
-import { REGISTRY_CONTAINER_PORT } from '../registry/registry-config';
+import { REGISTRY_CONTAINER_PORT, REGISTRY_PUSH_CONTAINER_PORT } from '../registry/registry-config';
 import { invalid, validateNamespace, validateObjectName, validateUnique } from '../validation';
 
 /** The label Kubernetes sets on every namespace to its name. */
@@ -30,7 +30,8 @@ export interface RegistryNetworkPolicyProps {
   readonly ingressControllerNamespaceLabels?: Record<string, string>;
 
   /**
-   * Namespaces whose pods may reach the registry directly, e.g. where CI pushes images from.
+   * Namespaces whose pods may reach the push path (`pushService`) directly, e.g. where CI pushes
+   * images from.
    * @default [] - none
    */
   readonly pushNamespaces?: string[];
@@ -43,9 +44,9 @@ export interface RegistryNetworkPolicyProps {
 }
 
 /**
- * A NetworkPolicy for the registry's pods: ingress only to the registry port and only from the
- * ingress controller's namespace (when there is an Ingress), the nodes and the namespaces granted
- * push access; no egress at all (filesystem storage needs none, and neither does DNS). Kubelet
+ * A NetworkPolicy for the registry's pods: the read-only pull port only from the nodes, the push
+ * port only from the ingress controller's namespace (when there is an Ingress) and the namespaces
+ * granted push access; no egress at all (filesystem storage needs none, and neither does DNS). Kubelet
  * probes come from the pod's own node, which CNIs generally allow regardless of policy.
  */
 export class RegistryNetworkPolicy extends Construct {
@@ -69,9 +70,8 @@ export class RegistryNetworkPolicy extends Construct {
       invalid('ingressControllerNamespaceLabels', 'must not be empty (an empty selector matches every namespace)', ingressLabels);
     }
 
-    const from: k8s.NetworkPolicyPeer[] = [
+    const pushFrom: k8s.NetworkPolicyPeer[] = [
       ...(registry.ingress ? [{ namespaceSelector: { matchLabels: { ...ingressLabels } } }] : []),
-      ...props.nodeCidrs.map((cidr) => ({ ipBlock: { cidr } })),
       ...(pushNamespaces.length > 0
         ? [{ namespaceSelector: { matchExpressions: [{ key: NAMESPACE_NAME_LABEL, operator: 'In', values: [...pushNamespaces] }] } }]
         : []),
@@ -82,10 +82,16 @@ export class RegistryNetworkPolicy extends Construct {
         podSelector: { matchLabels: registry.workload.matchLabels },
         // Egress listed without rules: the pods may open no connection at all.
         policyTypes: ['Ingress', 'Egress'],
-        ingress: [{
-          from,
-          ports: [{ port: k8s.IntOrString.fromNumber(REGISTRY_CONTAINER_PORT), protocol: 'TCP' }],
-        }],
+        ingress: [
+          {
+            from: props.nodeCidrs.map((cidr) => ({ ipBlock: { cidr } })),
+            ports: [{ port: k8s.IntOrString.fromNumber(REGISTRY_CONTAINER_PORT), protocol: 'TCP' }],
+          },
+          // A rule without peers would admit everyone, so none when nothing may push directly.
+          ...(pushFrom.length > 0
+            ? [{ from: pushFrom, ports: [{ port: k8s.IntOrString.fromNumber(REGISTRY_PUSH_CONTAINER_PORT), protocol: 'TCP' }] }]
+            : []),
+        ],
       },
     });
   }

@@ -10,7 +10,7 @@ import {
   ValidatingAdmissionPolicySpec,
 } from '../../imports/k8s';
 import { makeClusterScoped } from '../cluster-scoped';
-import { invalid, REPOSITORY_COMPONENT, validateHost, validateNamespace, validateObjectName, validateUnique } from '../validation';
+import { invalid, REPOSITORY_COMPONENT, validateHost, validateNamespace, validateObjectName, validateEnumMember, validateUnique } from '../validation';
 
 /** What the API server does with a request that breaks the policy. */
 export enum PolicyMode {
@@ -52,10 +52,22 @@ export interface TrustedImagePolicyProps {
   /**
    * Namespaces the policy does not apply to, matched on the `kubernetes.io/metadata.name` label
    * that the API server sets on every namespace. The chart deploying the registry should add the
-   * registry's own namespace. An empty list applies the policy everywhere.
+   * registry's own namespace. A list without `kube-system` is refused unless
+   * `enforceInKubeSystem` is set (see there).
    * @default ['kube-system']
    */
   readonly exemptNamespaces?: string[];
+
+  /**
+   * Acknowledges that the policy enforces in `kube-system` (that `exemptNamespaces` does not list
+   * it). The cluster's own components (CoreDNS, kube-proxy, the CNI, cloud controllers) run there
+   * from public images; once enforced, each of them is refused when its pod is recreated unless
+   * every one of their images is mirrored into a trusted registry and their manifests reference it
+   * by digest, which can leave the cluster without DNS or networking. Only meaningful in
+   * `PolicyMode.ENFORCE`; audit mode never refuses anything.
+   * @default false - `kube-system` must be exempt in enforce mode
+   */
+  readonly enforceInKubeSystem?: boolean;
 
   /**
    * Whether violations are rejected or only reported.
@@ -81,7 +93,8 @@ export interface TrustedImagePolicyProps {
 }
 
 const DEFAULT_NAME = 'trusted-images';
-const DEFAULT_EXEMPT_NAMESPACES = ['kube-system'];
+const KUBE_SYSTEM = 'kube-system';
+const DEFAULT_EXEMPT_NAMESPACES = [KUBE_SYSTEM];
 const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
 
 
@@ -97,13 +110,56 @@ const PINNED_IMAGE_PATTERN =
   '(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?' +
   '@sha256:[0-9a-f]{64}$';
 
-/** Every image a pod spec runs, in a fixed order; a container without `image` counts as `''` so it is refused. */
-const IMAGES_EXPRESSION = [
-  "variables.podSpec.containers.map(c, has(c.image) ? c.image : '')",
-  "(has(variables.podSpec.initContainers) ? variables.podSpec.initContainers.map(c, has(c.image) ? c.image : '') : [])",
-  "(has(variables.podSpec.ephemeralContainers) ? variables.podSpec.ephemeralContainers.map(c, has(c.image) ? c.image : '') : [])",
-  "(has(variables.podSpec.volumes) ? variables.podSpec.volumes.filter(v, has(v.image)).map(v, has(v.image.reference) ? v.image.reference : '') : [])",
-].join(' + ');
+/** Image-bearing lists of a pod spec, with the field that holds the image of each item. */
+const IMAGE_LISTS: ReadonlyArray<{ readonly list: string; readonly image: string; readonly only?: string }> = [
+  { list: 'containers', image: 'image' },
+  { list: 'initContainers', image: 'image' },
+  { list: 'ephemeralContainers', image: 'image' },
+  // Image volumes (KEP-4639): only volumes with an `image` source are images.
+  { list: 'volumes', image: 'image.reference', only: 'image' },
+];
+
+/** `spec.<list>`, or `[]` when the optional list is absent (`containers` is required, so never defaulted). */
+function listOf(spec: string, list: string): string {
+  return list === 'containers' ? `${spec}.containers` : `(has(${spec}.${list}) ? ${spec}.${list} : [])`;
+}
+
+/** The image of list item `item`; a missing image counts as `''` so it is refused. */
+function imageOf(item: string, field: string): string {
+  const [first, second] = field.split('.');
+  return second === undefined
+    ? `(has(${item}.${first}) ? ${item}.${first} : '')`
+    : `(has(${item}.${first}.${second}) ? ${item}.${first}.${second} : '')`;
+}
+
+/**
+ * Identity of one image slot: `<list>/<item name>=<image>`. Item names are DNS labels (validated by
+ * the API server before admission), so they hold neither `/` nor `=` and the key is unambiguous.
+ */
+function slotKey(list: string, item: string, field: string): string {
+  return `'${list}/' + ${item}.name + '=' + ${imageOf(item, field)}`;
+}
+
+/** Every image slot of the old object on UPDATE (none on CREATE), as `slotKey` strings. */
+const OLD_SLOTS_EXPRESSION = 'oldObject == null ? [] : ' + IMAGE_LISTS.map(({ list, image, only }) => {
+  const items = listOf('variables.oldPodSpec', list);
+  const selected = only ? `${items}.filter(v, has(v.${only}))` : items;
+  return `${selected}.map(v, ${slotKey(list, 'v', image)})`;
+}).join(' + ');
+
+/**
+ * The images the request introduces, in a fixed order: on CREATE every image; on UPDATE only the
+ * images whose slot (list, item name, image) the old object did not have, so finalizer removal,
+ * label changes and scaling of objects admitted before the policy pass, while any new or changed
+ * image (including a renamed container, an image moved to another list, or a new ephemeral
+ * container) is checked. `size(...) == 0 ||` short-circuits on CREATE before reading `name`.
+ */
+const IMAGES_EXPRESSION = IMAGE_LISTS.map(({ list, image, only }) => {
+  const items = listOf('variables.podSpec', list);
+  const isNew = `(size(variables.oldSlots) == 0 || !((${slotKey(list, 'v', image)}) in variables.oldSlots))`;
+  const condition = only ? `has(v.${only}) && ${isNew}` : isNew;
+  return `${items}.filter(v, ${condition}).map(v, ${imageOf('v', image)})`;
+}).join(' + ');
 
 /**
  * Admits only images pulled from trusted registries and pinned by digest: a
@@ -136,12 +192,17 @@ export class TrustedImagePolicy extends Construct {
     this.bindingName = this.policyName;
     this.trustedSources = normalizeTrustedSources(props.trustedSources);
     this.exemptNamespaces = normalizeExemptNamespaces(props.exemptNamespaces ?? DEFAULT_EXEMPT_NAMESPACES);
-    this.mode = props.mode ?? PolicyMode.ENFORCE;
+    this.mode = validateEnumMember('mode', props.mode ?? PolicyMode.ENFORCE, PolicyMode, 'PolicyMode');
+    if (this.mode === PolicyMode.ENFORCE && !this.exemptNamespaces.includes(KUBE_SYSTEM) && props.enforceInKubeSystem !== true) {
+      invalid('exemptNamespaces', `must include "${KUBE_SYSTEM}" in enforce mode unless 'enforceInKubeSystem' is true: `
+        + 'the cluster\'s own components (CoreDNS, kube-proxy, the CNI) run there from public images and would be refused when '
+        + 'their pods are recreated, which can lock the cluster out; mirror their images and run `trusted-registry preflight` first', this.exemptNamespaces);
+    }
     this.validationActions = this.mode === PolicyMode.ENFORCE ? ['Deny'] : ['Warn', 'Audit'];
 
     const policySpec = this.policySpec(props.workloads ?? true);
     const bindingSpec = this.bindingSpec();
-    const apiVersion = props.apiVersion ?? AdmissionPolicyApiVersion.V1;
+    const apiVersion = validateEnumMember('apiVersion', props.apiVersion ?? AdmissionPolicyApiVersion.V1, AdmissionPolicyApiVersion, 'AdmissionPolicyApiVersion');
     if (apiVersion === AdmissionPolicyApiVersion.V1) {
       this.policy = new KubeValidatingAdmissionPolicy(this, 'Resource', { metadata: { name: this.policyName }, spec: policySpec });
       this.binding = new KubeValidatingAdmissionPolicyBinding(this, 'Binding', { metadata: { name: this.bindingName }, spec: bindingSpec });
@@ -165,7 +226,10 @@ export class TrustedImagePolicy extends Construct {
         resourceRules: resourceRules(workloads),
       },
       variables: [
-        { name: 'podSpec', expression: workloads ? podSpecOfAnyWorkload() : 'object.spec' },
+        { name: 'podSpec', expression: workloads ? podSpecOfAnyWorkload('object') : 'object.spec' },
+        // null on CREATE; only read (through oldSlots) on UPDATE.
+        { name: 'oldPodSpec', expression: `oldObject == null ? null : ${workloads ? `(${podSpecOfAnyWorkload('oldObject')})` : 'oldObject.spec'}` },
+        { name: 'oldSlots', expression: OLD_SLOTS_EXPRESSION },
         { name: 'images', expression: IMAGES_EXPRESSION },
         // Source strings are validated to [a-z0-9._/-], so quoting them in CEL needs no escaping.
         { name: 'untrustedImages', expression: `variables.images.filter(image, !(${trustedCheck}))` },
@@ -221,9 +285,9 @@ function resourceRules(workloads: boolean): NamedRuleWithOperations[] {
 }
 
 /** Pods carry the spec directly, CronJobs two templates down, every other workload in `spec.template`. */
-function podSpecOfAnyWorkload(): string {
-  return "object.kind == 'Pod' ? object.spec : "
-    + "(object.kind == 'CronJob' ? object.spec.jobTemplate.spec.template.spec : object.spec.template.spec)";
+function podSpecOfAnyWorkload(object: 'object' | 'oldObject'): string {
+  return `${object}.kind == 'Pod' ? ${object}.spec : `
+    + `(${object}.kind == 'CronJob' ? ${object}.spec.jobTemplate.spec.template.spec : ${object}.spec.template.spec)`;
 }
 
 function normalizeTrustedSources(sources: readonly string[]): string[] {
@@ -266,3 +330,4 @@ function normalizeExemptNamespaces(namespaces: readonly string[]): string[] {
   validateUnique('exemptNamespaces', namespaces);
   return [...namespaces].sort();
 }
+

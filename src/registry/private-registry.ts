@@ -2,14 +2,15 @@ import { createHash } from 'crypto';
 import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { HtpasswdSource } from './htpasswd-source';
+import { HtpasswdFile, HtpasswdSource } from './htpasswd-source';
 import { RegistryCertificate } from './registry-certificate';
-import { REGISTRY_CONTAINER_PORT, REGISTRY_PATHS, RegistryConfigOptions, renderRegistryConfig } from './registry-config';
+import { REGISTRY_CONTAINER_PORT, REGISTRY_PATHS, REGISTRY_PUSH_CONTAINER_PORT, RegistryConfigOptions, RegistryRole, renderRegistryConfig } from './registry-config';
 import { RegistryStorage } from './registry-storage';
 import { PullAccess, PullAccessOptions } from '../access/pull-access';
 import { IPullCredentials } from '../access/pull-credentials';
 import { RegistryCredentialsGenerator } from '../access/registry-credentials-generator';
 import { IMAGES } from '../images';
+import { UniqueObjectsCheck } from '../unique-objects';
 import {
   invalid, isRepositoryPath, requireChartNamespace, validateEnum, validateHost, validateInteger, validateObjectName, validatePinnedImage, validateServiceName,
 } from '../validation';
@@ -17,14 +18,20 @@ import {
 /** The port the Service and Ingress backend listen on, so image references need no port. */
 export const REGISTRY_SERVICE_PORT = 443;
 
-/** The uid and gid the registry runs as (the `registry:2` image needs no particular user). */
-export const REGISTRY_USER_ID = 1000;
+/**
+ * The uid and gid the registry runs as (the `registry:2` image needs no particular user): 65532,
+ * "nonroot" in distroless images and the Jobs' uid, far from the first real users of a node
+ * (1000 and up), so a file the registry writes on a node's disk maps to no one there.
+ */
+export const REGISTRY_USER_ID = 65532;
 
 /**
  * ingress-nginx annotations a push through the Ingress needs: no body size limit (layers are
  * large), no request buffering (streams uploads instead of spooling them to the controller's
  * disk), 600 s read/send timeouts for slow layers, and HTTPS to the backend because the
- * registry only serves TLS.
+ * registry only serves TLS. `PrivateRegistry` adds the backend certificate verification
+ * (`proxy-ssl-verify`, `proxy-ssl-secret`, `proxy-ssl-name`) to these, since it depends on the
+ * registry's namespace, TLS Secret and push Service name.
  */
 export const INGRESS_NGINX_ANNOTATIONS: Readonly<Record<string, string>> = {
   'nginx.ingress.kubernetes.io/backend-protocol': 'HTTPS',
@@ -47,6 +54,16 @@ export enum RegistryWorkloadKind {
  * (the credentials Job, `<name>-credentials-<generation>-<hash>`) must stay a DNS label.
  */
 export const REGISTRY_NAME_MAX_LENGTH = 40;
+
+/** Names of the pod's two registry containers. */
+export class RegistryContainerNames {
+  /** The read-only registry behind `PrivateRegistry.service` (pulls: nodes and tenants). */
+  public static readonly READER = 'reader';
+  /** The writing registry behind `PrivateRegistry.pushService` and the Ingress (pushes: CI). */
+  public static readonly WRITER = 'writer';
+
+  private constructor() {}
+}
 
 /** The key of the HTTP secret inside the Secret given as `httpSecret`. */
 export const HTTP_SECRET_KEY = 'http-secret';
@@ -72,7 +89,8 @@ export interface PrivateRegistryProps {
   readonly image?: string;
 
   /**
-   * Number of registry pods. More than one needs shared storage and `httpSecret`.
+   * Number of registry pods (each runs a reader and a writer). More than one needs shared storage
+   * and `httpSecret`.
    * @default 1
    */
   readonly replicas?: number;
@@ -90,8 +108,9 @@ export interface PrivateRegistryProps {
   readonly storage?: RegistryStorage;
 
   /**
-   * The htpasswd file the registry authenticates users against.
-   * @default HtpasswdSource.fromSecretName('<name>-htpasswd') - a Secret you create beforehand
+   * The htpasswd files the registry authenticates users against: push users on the writer, pull
+   * users on the read-only path.
+   * @default HtpasswdSource.fromSecretName('<name>-htpasswd') - a Secret you create beforehand, keys `htpasswd-push` and `htpasswd-pull`
    */
   readonly htpasswd?: HtpasswdSource;
 
@@ -109,7 +128,8 @@ export interface PrivateRegistryProps {
   readonly httpSecret?: kplus.ISecret;
 
   /**
-   * Whether to expose the registry outside the cluster through a TLS Ingress for `host`.
+   * Whether to expose the push path outside the cluster through a TLS Ingress for `host` (its
+   * backend is `pushService`: CI pushes through it; pull users are refused there).
    * @default true
    */
   readonly ingress?: boolean;
@@ -122,29 +142,35 @@ export interface PrivateRegistryProps {
 
   /**
    * Annotations of the Ingress. Replaces the defaults entirely, so controllers other than
-   * ingress-nginx get only their own.
-   * @default INGRESS_NGINX_ANNOTATIONS
+   * ingress-nginx get only their own (and must verify the backend certificate their own way).
+   * @default INGRESS_NGINX_ANNOTATIONS plus backend certificate verification against the TLS Secret's `ca.crt` for the push Service's name
    */
   readonly ingressAnnotations?: Record<string, string>;
 
   /**
-   * Settings of the registry's `config.yml`.
-   * @default - delete enabled, TLS 1.2 minimum, realm 'Registry', log level info
+   * Settings of both registry processes' `config.yml`.
+   * @default - deletes off, TLS 1.2 minimum, realm 'Registry', log level info
    */
   readonly config?: RegistryConfigOptions;
 
   /**
-   * CPU and memory of the registry container.
+   * CPU and memory of each registry container (the reader and the writer).
    * @default - requests 100m CPU / 128 MiB, limits 1 CPU / 512 MiB
    */
   readonly resources?: kplus.ContainerResources;
 }
 
 /**
- * A private container registry (distribution `registry:2`) inside the cluster: TLS everywhere,
- * htpasswd authentication, a ClusterIP Service (no NodePort or LoadBalancer can be produced),
- * an optional TLS Ingress, persistent storage and a pod that passes the restricted Pod Security
- * Standard.
+ * A private container registry (distribution `registry:2`) inside the cluster that only CI can
+ * write: TLS everywhere, htpasswd authentication, ClusterIP Services (no NodePort or
+ * LoadBalancer can be produced), an optional TLS Ingress, persistent storage and a pod that
+ * passes the restricted Pod Security Standard.
+ *
+ * Each pod runs two registry processes on the same storage: a read-only reader
+ * (`storage.maintenance.readonly`) that authenticates only the pull users, behind `service`
+ * (what nodes and tenants pull through), and a writer that authenticates only the push users,
+ * behind `pushService` and the Ingress (what CI pushes through). Deletes are off unless
+ * `config.deleteEnabled`, and then possible only on the writer.
  */
 export class PrivateRegistry extends Construct {
   /** The DNS name clients use, e.g. in image references `<host>/<repository>@sha256:<digest>`. */
@@ -153,16 +179,31 @@ export class PrivateRegistry extends Construct {
   public readonly name: string;
   /** The namespace the registry runs in (the chart's). */
   public readonly namespace: string;
-  /** The in-cluster DNS names of the Service, short form first. */
+  /** The in-cluster DNS names of `service` (the read-only pull path), short form first. */
   public readonly serviceDnsNames: string[];
-  /** The ClusterIP Service on port 443. */
+  /**
+   * The read-only pull path: a ClusterIP Service on port 443 to the reader. Nodes (NodeTrust maps
+   * `host` to its ClusterIP) and tenants pull through it; no write is possible there.
+   */
   public readonly service: kplus.Service;
+  /**
+   * The push path inside the cluster: a ClusterIP Service on port 443 to the writer, also the
+   * Ingress's backend. Only the push users authenticate there.
+   */
+  public readonly pushService: kplus.Service;
+  /**
+   * The in-cluster DNS names of `pushService`, short form first: what CI inside the cluster pushes
+   * to (`<name>-push.<namespace>.svc`), covered by the certificate.
+   */
+  public readonly pushServiceDnsNames: string[];
   /** The Deployment or StatefulSet running the registry. */
   public readonly workload: kplus.Deployment | kplus.StatefulSet;
-  /** The ConfigMap holding `config.yml`. */
+  /** The ConfigMap holding both processes' configuration (keys `reader.yml` and `writer.yml`). */
   public readonly configMap: kplus.ConfigMap;
-  /** The Secret holding the htpasswd file. */
+  /** The Secret holding the pull users' htpasswd file (the read-only path's). */
   public readonly htpasswdSecret: kplus.ISecret;
+  /** The Secret holding the push users' htpasswd file (the writer's); often the same Secret. */
+  public readonly pushHtpasswdSecret: kplus.ISecret;
   /** The `kubernetes.io/tls` Secret the registry and Ingress serve. */
   public readonly tlsSecret: kplus.ISecret;
   /** The claim holding the registry's data. */
@@ -174,10 +215,13 @@ export class PrivateRegistry extends Construct {
 
   constructor(scope: Construct, id: string, props: PrivateRegistryProps) {
     super(scope, id);
+    UniqueObjectsCheck.addTo(this);
     this.host = validateHost('host', props.host);
     this.name = validateServiceName('name', props.name ?? 'registry', REGISTRY_NAME_MAX_LENGTH);
     this.namespace = requireChartNamespace(this, 'its in-cluster DNS names depend on it');
     this.serviceDnsNames = [`${this.name}.${this.namespace}.svc`, `${this.name}.${this.namespace}.svc.cluster.local`];
+    const pushServiceName = validateObjectName('name', `${this.name}-push`);
+    this.pushServiceDnsNames = [`${pushServiceName}.${this.namespace}.svc`, `${pushServiceName}.${this.namespace}.svc.cluster.local`];
 
     const image = validatePinnedImage('image', props.image ?? IMAGES.registry);
     const replicas = validateInteger('replicas', props.replicas ?? 1, 1, 100);
@@ -194,21 +238,30 @@ export class PrivateRegistry extends Construct {
 
     const htpasswd = (props.htpasswd ?? HtpasswdSource.fromSecretName(`${this.name}-htpasswd`))
       .bind(this, { secretName: `${this.name}-htpasswd`, saltContext: this.host, host: this.host, registryName: this.name });
-    this.htpasswdSecret = htpasswd.secret;
+    this.htpasswdSecret = htpasswd.pull.secret;
+    this.pushHtpasswdSecret = htpasswd.push.secret;
     this.credentials = htpasswd.generator;
     this.tlsSecret = (props.certificate ?? RegistryCertificate.fromSecretName(`${this.name}-tls`))
-      .bind(this, { secretName: `${this.name}-tls`, dnsNames: [this.host, ...this.serviceDnsNames] });
+      .bind(this, { secretName: `${this.name}-tls`, dnsNames: [this.host, ...this.serviceDnsNames, ...this.pushServiceDnsNames] });
 
-    const configYaml = renderRegistryConfig(props.config);
+    const configs = {
+      [RegistryContainerNames.READER]: renderRegistryConfig(RegistryRole.READER, props.config),
+      [RegistryContainerNames.WRITER]: renderRegistryConfig(RegistryRole.WRITER, props.config),
+    };
     this.configMap = new kplus.ConfigMap(this, 'Config', {
       metadata: { name: `${this.name}-config` },
-      data: { 'config.yml': configYaml },
+      data: Object.fromEntries(Object.entries(configs).map(([container, yaml]) => [`${container}.yml`, yaml])),
     });
 
     this.service = new kplus.Service(this, 'Service', {
       metadata: { name: this.name },
       type: kplus.ServiceType.CLUSTER_IP,
       ports: [{ name: 'https', port: REGISTRY_SERVICE_PORT, targetPort: REGISTRY_CONTAINER_PORT, protocol: kplus.Protocol.TCP }],
+    });
+    this.pushService = new kplus.Service(this, 'PushService', {
+      metadata: { name: pushServiceName },
+      type: kplus.ServiceType.CLUSTER_IP,
+      ports: [{ name: 'https', port: REGISTRY_SERVICE_PORT, targetPort: REGISTRY_PUSH_CONTAINER_PORT, protocol: kplus.Protocol.TCP }],
     });
 
     const podProps: kplus.WorkloadProps = {
@@ -222,8 +275,8 @@ export class PrivateRegistry extends Construct {
         fsGroupChangePolicy: kplus.FsGroupChangePolicy.ON_ROOT_MISMATCH,
       },
       podMetadata: {
-        // Rolls the pods when config.yml changes; a ConfigMap update alone would not.
-        annotations: { 'checksum/config': createHash('sha256').update(configYaml).digest('hex') },
+        // Rolls the pods when a config.yml changes; a ConfigMap update alone would not.
+        annotations: { 'checksum/config': createHash('sha256').update(configs.reader).update('\0').update(configs.writer).digest('hex') },
       },
     };
     this.workload = workloadKind === RegistryWorkloadKind.STATEFUL_SET
@@ -242,12 +295,20 @@ export class PrivateRegistry extends Construct {
         strategy: storage.shared ? kplus.DeploymentStrategy.rollingUpdate() : kplus.DeploymentStrategy.recreate(),
       });
     this.service.select(this.workload);
+    this.pushService.select(this.workload);
 
-    this.addRegistryContainer(image, htpasswd.key, props);
+    const data = kplus.Volume.fromPersistentVolumeClaim(this, 'DataVolume', this.claim, { name: 'data' });
+    const tls = kplus.Volume.fromSecret(this, 'TlsVolume', this.tlsSecret, {
+      name: 'tls',
+      items: { 'tls.crt': { path: 'tls.crt' }, 'tls.key': { path: 'tls.key' } },
+    });
+    this.addRegistryContainer(RegistryContainerNames.READER, REGISTRY_CONTAINER_PORT, htpasswd.pull, { image, data, tls, props });
+    this.addRegistryContainer(RegistryContainerNames.WRITER, REGISTRY_PUSH_CONTAINER_PORT, htpasswd.push, { image, data, tls, props });
     // cdk8s-plus-27 has no API for these two restricted-profile settings.
     ApiObject.of(this.workload).addJsonPatch(
       JsonPatch.add('/spec/template/spec/securityContext/seccompProfile', { type: 'RuntimeDefault' }),
       JsonPatch.add('/spec/template/spec/containers/0/securityContext/capabilities', { drop: ['ALL'] }),
+      JsonPatch.add('/spec/template/spec/containers/1/securityContext/capabilities', { drop: ['ALL'] }),
     );
 
     if (props.ingress ?? true) {
@@ -270,6 +331,11 @@ export class PrivateRegistry extends Construct {
     if (!pullCredentials) {
       invalid('credentials', 'must be given to grantPull() when the registry\'s htpasswd is not HtpasswdSource.generated() (use PullCredentials.fromSecretName())', pullCredentials);
     }
+    // The push credential must never leave the registry's namespace.
+    const pushSecrets = [this.credentials?.pushSecretName, this.credentials?.htpasswdSecretName, this.htpasswdSecret.name, this.pushHtpasswdSecret.name];
+    if (pushSecrets.includes(pullCredentials.pullSecretName)) {
+      invalid('credentials', 'must name the pull identity\'s Secret, not the push identity\'s or an htpasswd Secret: grantPull() copies it into every listed namespace', pullCredentials.pullSecretName);
+    }
     return new PullAccess(this, id, { ...options, credentials: pullCredentials });
   }
 
@@ -289,26 +355,27 @@ export class PrivateRegistry extends Construct {
     return `${this.host}/${repository}@${digest}`;
   }
 
-  private addRegistryContainer(image: string, htpasswdKey: string, props: PrivateRegistryProps): void {
+  private addRegistryContainer(name: string, port: number, htpasswd: HtpasswdFile, shared: SharedContainerParts): void {
     const probe = (failureThreshold: number) => kplus.Probe.fromHttpGet('/', {
-      port: REGISTRY_CONTAINER_PORT,
+      port,
       scheme: kplus.ConnectionScheme.HTTPS,
       initialDelaySeconds: Duration.seconds(2),
       periodSeconds: Duration.seconds(10),
       timeoutSeconds: Duration.seconds(5),
       failureThreshold,
     });
+    const writer = name === RegistryContainerNames.WRITER;
     const container = this.workload.addContainer({
-      name: 'registry',
-      image,
+      name,
+      image: shared.image,
       // The digest pins the bytes, so a cached copy is always the right one.
       imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
-      ports: [{ name: 'https', number: REGISTRY_CONTAINER_PORT, protocol: kplus.Protocol.TCP }],
+      ports: [{ name: writer ? 'https-push' : 'https', number: port, protocol: kplus.Protocol.TCP }],
       // `/` answers 200 without credentials (and 503 when the storage health check fails),
       // unlike `/v2/`, which answers 401 with auth on and would fail every probe.
       readiness: probe(3),
       liveness: probe(6),
-      resources: props.resources ?? {
+      resources: shared.props.resources ?? {
         cpu: { request: kplus.Cpu.millis(100), limit: kplus.Cpu.units(1) },
         memory: { request: Size.mebibytes(128), limit: Size.mebibytes(512) },
       },
@@ -320,38 +387,61 @@ export class PrivateRegistry extends Construct {
         allowPrivilegeEscalation: false,
         privileged: false,
       },
-      envVariables: props.httpSecret
-        ? { REGISTRY_HTTP_SECRET: kplus.EnvValue.fromSecretValue({ secret: props.httpSecret, key: HTTP_SECRET_KEY }) }
+      // Only the writer accepts uploads, whose state the HTTP secret signs.
+      envVariables: writer && shared.props.httpSecret
+        ? { REGISTRY_HTTP_SECRET: kplus.EnvValue.fromSecretValue({ secret: shared.props.httpSecret, key: HTTP_SECRET_KEY }) }
         : undefined,
     });
 
-    container.mount(REGISTRY_PATHS.configDir, kplus.Volume.fromConfigMap(this, 'ConfigVolume', this.configMap, { name: 'config' }), { readOnly: true });
-    container.mount(REGISTRY_PATHS.authDir, kplus.Volume.fromSecret(this, 'HtpasswdVolume', this.htpasswdSecret, {
-      name: 'htpasswd',
-      items: { [htpasswdKey]: { path: 'htpasswd' } },
+    const volumeId = writer ? 'Writer' : 'Reader';
+    container.mount(REGISTRY_PATHS.configDir, kplus.Volume.fromConfigMap(this, `${volumeId}ConfigVolume`, this.configMap, {
+      name: `${name}-config`,
+      items: { [`${name}.yml`]: { path: 'config.yml' } },
     }), { readOnly: true });
-    container.mount(REGISTRY_PATHS.tlsDir, kplus.Volume.fromSecret(this, 'TlsVolume', this.tlsSecret, {
-      name: 'tls',
-      items: { 'tls.crt': { path: 'tls.crt' }, 'tls.key': { path: 'tls.key' } },
+    container.mount(REGISTRY_PATHS.authDir, kplus.Volume.fromSecret(this, `${volumeId}HtpasswdVolume`, htpasswd.secret, {
+      name: `${name}-htpasswd`,
+      items: { [htpasswd.key]: { path: 'htpasswd' } },
     }), { readOnly: true });
-    container.mount(REGISTRY_PATHS.storage, kplus.Volume.fromPersistentVolumeClaim(this, 'DataVolume', this.claim, { name: 'data' }));
+    container.mount(REGISTRY_PATHS.tlsDir, shared.tls, { readOnly: true });
+    // The reader cannot write, but a read-only mount makes sure even a bug in it cannot.
+    container.mount(REGISTRY_PATHS.storage, shared.data, { readOnly: !writer });
     // The root filesystem is read-only; Go writes temporary files here.
-    container.mount('/tmp', kplus.Volume.fromEmptyDir(this, 'TmpVolume', 'tmp', { sizeLimit: Size.mebibytes(64) }));
+    container.mount('/tmp', kplus.Volume.fromEmptyDir(this, `${volumeId}TmpVolume`, `${name}-tmp`, { sizeLimit: Size.mebibytes(64) }));
   }
 
   private addIngress(props: PrivateRegistryProps): kplus.Ingress {
     const className = props.ingressClassName ?? 'nginx';
     validateObjectName('ingressClassName', className);
+    const annotations = props.ingressAnnotations ?? {
+      ...INGRESS_NGINX_ANNOTATIONS,
+      // The controller verifies the writer's certificate against the CA in the TLS Secret's
+      // `ca.crt` (cert-manager CA issuers and the self-signed source write it; a Secret you
+      // create must hold it), for a name the certificate covers. Without `ca.crt` ingress-nginx
+      // refuses to route the location: it fails closed, never unverified.
+      'nginx.ingress.kubernetes.io/proxy-ssl-verify': 'on',
+      'nginx.ingress.kubernetes.io/proxy-ssl-secret': `${this.namespace}/${this.tlsSecret.name}`,
+      'nginx.ingress.kubernetes.io/proxy-ssl-name': this.pushServiceDnsNames[0],
+      'nginx.ingress.kubernetes.io/proxy-ssl-server-name': 'on',
+      'nginx.ingress.kubernetes.io/proxy-ssl-protocols': 'TLSv1.2 TLSv1.3',
+    };
     return new kplus.Ingress(this, 'Ingress', {
-      metadata: { name: this.name, annotations: { ...(props.ingressAnnotations ?? INGRESS_NGINX_ANNOTATIONS) } },
+      metadata: { name: this.name, annotations: { ...annotations } },
       className,
       rules: [{
         host: this.host,
         path: '/',
         pathType: kplus.HttpIngressPathType.PREFIX,
-        backend: kplus.IngressBackend.fromService(this.service, { port: REGISTRY_SERVICE_PORT }),
+        backend: kplus.IngressBackend.fromService(this.pushService, { port: REGISTRY_SERVICE_PORT }),
       }],
       tls: [{ hosts: [this.host], secret: this.tlsSecret }],
     });
   }
+}
+
+/** What both registry containers share. */
+interface SharedContainerParts {
+  readonly image: string;
+  readonly data: kplus.Volume;
+  readonly tls: kplus.Volume;
+  readonly props: PrivateRegistryProps;
 }

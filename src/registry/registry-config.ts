@@ -1,7 +1,10 @@
 import { Yaml } from 'cdk8s';
 import { validateEnum } from '../validation';
 
-/** Where the registry container finds its files; the Deployment mounts volumes at these paths. */
+/**
+ * Where each registry container finds its files; the pod mounts volumes at these paths. Both
+ * containers use the same paths, each with its own files (config, htpasswd), and share the storage.
+ */
 export const REGISTRY_PATHS = {
   configDir: '/etc/docker/registry',
   configFile: '/etc/docker/registry/config.yml',
@@ -13,8 +16,14 @@ export const REGISTRY_PATHS = {
   tlsKey: '/certs/tls.key',
 } as const;
 
-/** The port the registry container listens on (unprivileged, so it can run as non-root). */
+/**
+ * The port the read-only registry container (the pull path: `PrivateRegistry.service`) listens
+ * on. Unprivileged, so it can run as non-root.
+ */
 export const REGISTRY_CONTAINER_PORT = 5000;
+
+/** The port the writing registry container (the push path: `PrivateRegistry.pushService`, the Ingress) listens on. */
+export const REGISTRY_PUSH_CONTAINER_PORT = 5001;
 
 /** Lowest TLS version the registry accepts, as spelled in distribution's `http.tls.minimumtls`. */
 export enum TlsVersion {
@@ -24,11 +33,24 @@ export enum TlsVersion {
   TLS_1_3 = 'tls1.3',
 }
 
+/** Which of the two registry processes of the pod a configuration is for. */
+export enum RegistryRole {
+  /**
+   * The pull path: `storage.maintenance.readonly` on, deletes off, only the pull users in its
+   * htpasswd. Every write (upload, mount, manifest PUT, DELETE) is refused after authentication.
+   */
+  READER = 'reader',
+  /** The push path: only the push users in its htpasswd; the only process that may delete. */
+  WRITER = 'writer',
+}
+
 /** Inputs of the registry configuration that vary between deployments. */
 export interface RegistryConfigOptions {
   /**
-   * Whether manifests and blobs may be deleted through the API (needed for garbage collection).
-   * @default true
+   * Whether the push identity may delete manifests and blobs through the API (on the writer only;
+   * the read-only path never deletes). Turning it on also turns off the read-only path's
+   * in-memory blob descriptor cache, which would otherwise keep serving deleted content.
+   * @default false
    */
   readonly deleteEnabled?: boolean;
 
@@ -55,15 +77,28 @@ export interface RegistryConfigOptions {
 const LOG_LEVELS: readonly ('error' | 'warn' | 'info' | 'debug')[] = ['error', 'warn', 'info', 'debug'];
 
 /**
- * The registry's `config.yml` (distribution 2.8 configuration format), built from a typed model
- * so that every setting the chart relies on is present and spelled right.
+ * The `config.yml` of one of the pod's two registry processes (distribution 2.8 configuration
+ * format), built from a typed model so that every setting the chart relies on is present and
+ * spelled right.
+ *
+ * - The reader runs with `storage.maintenance.readonly.enabled`, deletes off and no upload
+ *   purging (it never writes). Its in-memory blob descriptor cache is on only while deletes are
+ *   off: the cache is per process, so a delete made by the writer would not evict the reader's
+ *   entry, and the reader would keep serving the deleted blob (the blob's data stays on disk until
+ *   garbage collection, only its link goes). Nothing else removes content while the writer runs;
+ *   a push is never hidden by the cache, which does not remember misses.
+ * - The writer deletes only when `deleteEnabled`, purges abandoned uploads, and keeps its cache
+ *   (its own deletes evict its own entries).
  *
  * `http.secret` is deliberately absent: with several replicas it comes from the
  * `REGISTRY_HTTP_SECRET` environment variable (a Secret), so it never lands in a ConfigMap.
  * `http.host` is absent too: `relativeurls: true` makes upload locations work under every name
  * the registry is reached by (Ingress host, Service DNS names), which a pinned host would break.
  */
-export function registryConfig(options: RegistryConfigOptions = {}): Record<string, unknown> {
+export function registryConfig(role: RegistryRole, options: RegistryConfigOptions = {}): Record<string, unknown> {
+  validateEnum('role', role, Object.values(RegistryRole));
+  const reader = role === RegistryRole.READER;
+  const deleteEnabled = options.deleteEnabled ?? false;
   const logLevel = validateEnum('config.logLevel', options.logLevel ?? 'info', LOG_LEVELS);
   const minimumTls = validateEnum('config.minimumTls', options.minimumTls ?? TlsVersion.TLS_1_2, Object.values(TlsVersion));
   return {
@@ -74,14 +109,14 @@ export function registryConfig(options: RegistryConfigOptions = {}): Record<stri
     },
     storage: {
       filesystem: { rootdirectory: REGISTRY_PATHS.storage },
-      delete: { enabled: options.deleteEnabled ?? true },
-      cache: { blobdescriptor: 'inmemory' },
-      maintenance: {
-        uploadpurging: { enabled: true, age: '168h', interval: '24h', dryrun: false },
-      },
+      delete: { enabled: !reader && deleteEnabled },
+      ...(reader && deleteEnabled ? {} : { cache: { blobdescriptor: 'inmemory' } }),
+      maintenance: reader
+        ? { uploadpurging: { enabled: false }, readonly: { enabled: true } }
+        : { uploadpurging: { enabled: true, age: '168h', interval: '24h', dryrun: false } },
     },
     http: {
-      addr: `:${REGISTRY_CONTAINER_PORT}`,
+      addr: `:${reader ? REGISTRY_CONTAINER_PORT : REGISTRY_PUSH_CONTAINER_PORT}`,
       relativeurls: true,
       tls: {
         certificate: REGISTRY_PATHS.tlsCertificate,
@@ -105,6 +140,6 @@ export function registryConfig(options: RegistryConfigOptions = {}): Record<stri
 }
 
 /** `registryConfig()` rendered as the YAML text of `config.yml`. */
-export function renderRegistryConfig(options: RegistryConfigOptions = {}): string {
-  return Yaml.stringify(registryConfig(options));
+export function renderRegistryConfig(role: RegistryRole, options: RegistryConfigOptions = {}): string {
+  return Yaml.stringify(registryConfig(role, options));
 }

@@ -5,9 +5,10 @@ import {
   NODE_TRUST_CONTAINER_PATHS, NODE_TRUST_HOST_PATHS, NodeTrustMode, renderNodeTrustScript, renderServiceResolverScript, validateServiceCidrs,
 } from './node-trust-script';
 import * as k8s from '../../imports/k8s';
-import { API_ACCESS_MOUNT, API_ACCESS_VOLUME, TMP_VOLUME } from '../access/restricted-pod';
+import { API_ACCESS_MOUNT, API_ACCESS_VOLUME, SHELL_DIR, SHELL_VOLUME, shellInitContainer, TMP_VOLUME } from '../access/restricted-pod';
 import { IMAGES } from '../images';
 import { PrivateRegistry } from '../registry/private-registry';
+import { UniqueObjectsCheck } from '../unique-objects';
 import { invalid, isDnsLabel, validateEnum, validateNamespace, validateObjectName, validatePinnedImage } from '../validation';
 
 /** The key of the CA certificate in the ConfigMap NodeTrust reads it from. */
@@ -104,10 +105,18 @@ export interface NodeTrustProps {
   readonly image?: string;
 
   /**
-   * The image reading the Service from the API (needs sh and kubectl); must be pinned by digest.
+   * The image reading the Service from the API (provides `kubectl`; needs no shell: the resolver
+   * runs with the one of `shellImage`); must be pinned by digest.
    * @default IMAGES.kubectl
    */
   readonly kubectlImage?: string;
+
+  /**
+   * Image whose `/bin/busybox` is a statically linked BusyBox, copied into the resolver container
+   * as its shell; must be pinned by digest.
+   * @default IMAGES.shell
+   */
+  readonly shellImage?: string;
 }
 
 /**
@@ -155,6 +164,7 @@ export class NodeTrust extends Construct {
     }
     const image = validatePinnedImage('image', props.image ?? IMAGES.busybox);
     const kubectlImage = validatePinnedImage('kubectlImage', props.kubectlImage ?? IMAGES.kubectl);
+    const shellImage = validatePinnedImage('shellImage', props.shellImage ?? IMAGES.shell);
     if ((props.caCertificate === undefined) === (props.caConfigMapName === undefined)) {
       invalid('caCertificate', 'or \'caConfigMapName\' must be given (exactly one of them)', props.caCertificate === undefined ? 'neither' : 'both');
     }
@@ -255,8 +265,10 @@ export class NodeTrust extends Construct {
       name: 'resolve',
       image: kubectlImage,
       imagePullPolicy: 'IfNotPresent',
-      command: ['sh', `${SCRIPT_DIR}/${SCRIPT_KEYS.resolver}`],
+      // The kubectl image has no shell (registry.k8s.io/kubectl is distroless): borrow BusyBox.
+      command: [`${SHELL_DIR}/sh`, `${SCRIPT_DIR}/${SCRIPT_KEYS.resolver}`],
       env: [
+        { name: 'PATH', value: `${SHELL_DIR}:/usr/local/bin:/usr/bin:/bin` },
         { name: 'ANSWER_FILE', value: NODE_TRUST_CONTAINER_PATHS.answerFile },
         // kubectl's cache; the root filesystem is read-only.
         { name: 'HOME', value: '/tmp' },
@@ -278,6 +290,7 @@ export class NodeTrust extends Construct {
         scriptMount(SCRIPT_KEYS.resolver),
         answerMount,
         { name: RESOLVER_TMP_VOLUME.name, mountPath: '/tmp' },
+        { name: SHELL_VOLUME.name, mountPath: SHELL_DIR, readOnly: true },
         API_ACCESS_MOUNT,
       ],
     };
@@ -302,6 +315,7 @@ export class NodeTrust extends Construct {
               // Makes the shared answer volume writable for the resolver's uid.
               fsGroup: RESOLVER_USER_ID,
             },
+            initContainers: [shellInitContainer(shellImage)],
             containers: [nodeTrustContainer, resolverContainer],
             volumes: [
               { name: 'scripts', configMap: { name, items: [SCRIPT_KEYS.nodeTrust, SCRIPT_KEYS.resolver].map((key) => ({ key, path: key })) } },
@@ -310,6 +324,7 @@ export class NodeTrust extends Construct {
               // Separate: a root process must not use temporary files another uid can plant.
               TMP_VOLUME,
               RESOLVER_TMP_VOLUME,
+              SHELL_VOLUME,
               API_ACCESS_VOLUME,
               ...hostMounts.map((mount) => ({ name: mount.name, hostPath: { path: mount.path, type: mount.type } })),
             ],
@@ -319,6 +334,7 @@ export class NodeTrust extends Construct {
     });
 
     this.node.addValidation({ validate: () => this.checkNamespaceAdmitsPrivilegedPods() });
+    UniqueObjectsCheck.addTo(this);
   }
 
   /** Refuses a namespace that a Namespace object of the app labels to enforce baseline or restricted. */

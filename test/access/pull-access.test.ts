@@ -83,9 +83,18 @@ describe('PullAccess', () => {
     expectRestrictedPod(pod);
     expect(pod.serviceAccountName).toBe(name);
     expect(pod.containers[0].image).toBe(IMAGES.kubectl);
-    expect(pod.containers[0].command).toEqual(['sh', '-c', COPY_PULL_SECRET_SCRIPT]);
+    expect(pod.containers[0].command).toEqual(['/shell/sh', '-c', COPY_PULL_SECRET_SCRIPT]);
+    expect(pod.initContainers.map((c: { image: string }) => c.image)).toEqual([IMAGES.shell]);
+    expect(job.spec.activeDeadlineSeconds).toBe(PullAccess.ACTIVE_DEADLINE_SECONDS);
+    expect(PullAccess.ACTIVE_DEADLINE_SECONDS).toBeGreaterThan(PULL_SECRET_WAIT_SECONDS);
+    // The API token is mounted into the kubectl container only, and the credentials pass through memory.
+    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(pod.initContainers[0].volumeMounts).toEqual([{ name: 'shell', mountPath: '/shell' }]);
+    expect(pod.containers[0].volumeMounts).toContainEqual({ name: 'kube-api-access', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true });
+    expect(pod.volumes).toContainEqual({ name: 'work', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } });
     expect(job.spec.template.metadata.annotations).toEqual({ [GENERATION_ANNOTATION]: '1' });
     expect(env(job)).toEqual({
+      PATH: '/shell:/usr/local/bin:/usr/bin:/bin',
       HOME: '/tmp',
       SOURCE_NAMESPACE: 'registry',
       SOURCE_SECRET: 'registry-pull',
@@ -93,6 +102,7 @@ describe('PullAccess', () => {
       SOURCE_WAIT_SECONDS: String(PULL_SECRET_WAIT_SECONDS),
       TARGET_SECRET: 'registry-pull',
       TARGETS: 'team-a default builder\nteam-b default builder',
+      WORK_DIR: '/work',
     });
   });
 
@@ -157,50 +167,57 @@ describe('PullAccess', () => {
     expect(env(findOne(objects, 'Job')).TARGETS.split('\n')).toHaveLength(500);
   });
 
-  describe('warns', () => {
-    let warn: jest.SpyInstance;
-    beforeEach(() => {
-      warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
-    });
-    afterEach(() => warn.mockRestore());
+  describe('refuses a grant to', () => {
+    const refusal = (namespace: string) => `'namespaces' must not include "${namespace}": it is a system namespace, the registry's own or one the admission policy exempts`;
 
-    test('about a grant to a namespace the admission policy exempts', () => {
-      // WHEN
-      grant({ namespaces: ['team-a', 'kube-system'], exemptNamespaces: ['kube-system'] });
-
-      // THEN
-      expect(warn).toHaveBeenCalledTimes(1);
-      expect(warn).toHaveBeenCalledWith('warning: test/Registry/Apps: pull access granted to namespace "kube-system", which the admission policy does not check; pods there do not need this registry\'s credentials to be admitted, so the grant is pointless');
+    test.each(['kube-system', 'kube-public', 'kube-node-lease'])('fails if pull access is granted to the system namespace %s, even when the policy does not exempt it', (namespace) => {
+      expect(() => grant({ namespaces: ['team-a', namespace], exemptNamespaces: [] })).toThrow(refusal(namespace));
     });
 
-    test('about a grant to the registry\'s own namespace, which the policy always exempts', () => {
-      grant({ namespaces: ['registry'] });
-      expect(warn).toHaveBeenCalledWith(expect.stringContaining('pull access granted to namespace "registry", which the admission policy does not check'));
+    test('fails if pull access is granted to a namespace the admission policy exempts', () => {
+      expect(() => grant({ namespaces: ['team-a', 'monitoring'], exemptNamespaces: ['monitoring'] }))
+        .toThrow(`${refusal('monitoring')} (kube-system, kube-public, kube-node-lease, registry, monitoring); pods there need no pull Secret to be admitted, and letting a Job write Secrets there opens a door into the cluster's own components, got ["team-a","monitoring"]`);
     });
 
-    test('about the namespaces TrustedRegistryChart\'s policy exempts', () => {
+    test('fails if pull access is granted to the registry\'s own namespace, which the policy always exempts', () => {
+      expect(() => grant({ namespaces: ['registry'] })).toThrow(refusal('registry'));
+    });
+
+    test('fails if pull access is granted to a namespace TrustedRegistryChart\'s policy exempts', () => {
       // GIVEN
       const c = new TrustedRegistryChart(Testing.app(), 'trusted-registry', {
         exemptNamespaces: ['kube-system', 'monitoring'],
         registry: { htpasswd: HtpasswdSource.generated() },
       });
 
-      // WHEN
-      const access = c.grantPull('Apps', { namespaces: ['team-a', 'monitoring'] });
+      // WHEN / THEN
+      expect(() => c.grantPull('Apps', { namespaces: ['team-a', 'monitoring'] })).toThrow(refusal('monitoring'));
+      expect(() => new TrustedRegistryChart(Testing.app(), 'trusted-registry', { pullNamespaces: ['kube-system'], registry: { htpasswd: HtpasswdSource.generated() } }))
+        .toThrow(refusal('kube-system'));
+    });
 
-      // THEN
-      expect(warn).toHaveBeenCalledTimes(1);
-      expect(warn).toHaveBeenCalledWith(expect.stringContaining('pull access granted to namespace "monitoring", which the admission policy does not check'));
+    test('nothing for ordinary namespaces', () => {
+      const c = new TrustedRegistryChart(Testing.app(), 'trusted-registry', { registry: { htpasswd: HtpasswdSource.generated() } });
+      const access = c.grantPull('Apps', { namespaces: ['team-a'] });
       expect(access.secretName).toBe('registry-pull');
       const manifests = synth(c);
       validateAgainstKubernetesSchemas(manifests);
       expect(manifests.map((m) => m.kind)).not.toContain('Secret');
     });
+  });
 
-    test('about nothing for ordinary namespaces', () => {
-      grant({ namespaces: ['team-a'], exemptNamespaces: ['kube-system'] });
-      expect(warn).not.toHaveBeenCalled();
-    });
+  test('binds a SecretWritePolicy to its ServiceAccount that allows only the copies and the listed ServiceAccounts', () => {
+    // WHEN
+    const manifests = grant({ namespaces: ['team-a', 'team-b'], serviceAccounts: ['default'], name: 'apps-pull' });
+
+    // THEN
+    const policy = findOne(manifests, 'ValidatingAdmissionPolicy', 'apps-pull.registry.secret-writes.cdk8s-trusted-registry.io');
+    expect(policy.metadata.namespace).toBeUndefined();
+    expect(policy.spec.failurePolicy).toBe('Fail');
+    expect(policy.spec.matchConstraints.resourceRules).toEqual([{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['secrets', 'serviceaccounts'] }]);
+    expect(policy.spec.matchConditions).toEqual([{ name: 'from-the-service-account', expression: 'request.userInfo.username == "system:serviceaccount:registry:apps-pull"' }]);
+    expect(findOne(manifests, 'ValidatingAdmissionPolicyBinding', 'apps-pull.registry.secret-writes.cdk8s-trusted-registry.io').spec)
+      .toEqual({ policyName: 'apps-pull.registry.secret-writes.cdk8s-trusted-registry.io', validationActions: ['Deny'] });
   });
 
   test('fails if a namespace is listed twice', () => {

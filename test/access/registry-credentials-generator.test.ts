@@ -5,6 +5,7 @@ import {
   HTPASSWD_BCRYPT_COST,
   HtpasswdSource,
   IMAGES,
+  MAX_GENERATION,
   PrivateRegistry,
   RegistryCredentialsGenerator,
   RegistryCredentialsGeneratorProps,
@@ -39,11 +40,17 @@ describe('RegistryCredentialsGenerator', () => {
     // THEN
     expect(manifests.map((m) => `${m.kind}/${m.metadata.name}`)).toEqual([
       'ServiceAccount/registry-credentials',
+      'ValidatingAdmissionPolicy/registry-credentials.registry.secret-writes.cdk8s-trusted-registry.io',
+      'ValidatingAdmissionPolicyBinding/registry-credentials.registry.secret-writes.cdk8s-trusted-registry.io',
       'Role/registry-credentials',
       'RoleBinding/registry-credentials',
       expect.stringMatching(/^Job\/registry-credentials-1-[0-9a-f]{8}$/),
     ]);
-    expect(manifests.every((m) => m.metadata.namespace === 'registry')).toBe(true);
+    expect(manifests.filter((m) => !m.kind.startsWith('ValidatingAdmissionPolicy')).every((m) => m.metadata.namespace === 'registry')).toBe(true);
+    const policy = findOne(manifests, 'ValidatingAdmissionPolicy');
+    expect(policy.metadata.namespace).toBeUndefined();
+    expect(policy.spec.matchConditions).toEqual([{ name: 'from-the-service-account', expression: 'request.userInfo.username == "system:serviceaccount:registry:registry-credentials"' }]);
+    expect(policy.spec.matchConstraints.resourceRules[0].resources).toEqual(['secrets']);
 
     const job = findOne(manifests, 'Job');
     expect(annotations(job)).toEqual({ [GENERATION_ANNOTATION]: '1' });
@@ -52,12 +59,19 @@ describe('RegistryCredentialsGenerator', () => {
     expect(pod.serviceAccountName).toBe('registry-credentials');
     expect(pod.restartPolicy).toBe('Never');
 
-    const [generate] = pod.initContainers;
+    expect(job.spec.activeDeadlineSeconds).toBe(RegistryCredentialsGenerator.ACTIVE_DEADLINE_SECONDS);
+    const [shell, generate] = pod.initContainers;
     const [write] = pod.containers;
     expect(generate.image).toBe(IMAGES.htpasswd);
     expect(write.image).toBe(IMAGES.kubectl);
     expect(generate.command).toEqual(['sh', '-c', GENERATE_CREDENTIALS_SCRIPT]);
-    expect(write.command).toEqual(['sh', '-c', WRITE_CREDENTIALS_SCRIPT]);
+    // registry.k8s.io/kubectl has no shell: the script runs with the static BusyBox copied in first.
+    expect(shell.image).toBe(IMAGES.shell);
+    expect(shell.command).toEqual(['/bin/sh', '-c', 'cp /bin/busybox /shell/busybox && /shell/busybox --install -s /shell']);
+    expect(shell.volumeMounts).toEqual([{ name: 'shell', mountPath: '/shell' }]);
+    expect(shell.env).toBeUndefined();
+    expect(write.command).toEqual(['/shell/sh', '-c', WRITE_CREDENTIALS_SCRIPT]);
+    expect(write.volumeMounts).toContainEqual({ name: 'shell', mountPath: '/shell', readOnly: true });
     expect(Object.fromEntries(generate.env.map((e: any) => [e.name, e.value]))).toEqual({
       CREDENTIALS_DIR: '/credentials',
       REGISTRY_HOST: HOST,
@@ -66,12 +80,14 @@ describe('RegistryCredentialsGenerator', () => {
       BCRYPT_COST: String(HTPASSWD_BCRYPT_COST),
     });
     expect(Object.fromEntries(write.env.map((e: any) => [e.name, e.value]))).toEqual({
+      PATH: '/shell:/usr/local/bin:/usr/bin:/bin',
       CREDENTIALS_DIR: '/credentials',
       HOME: '/tmp',
       NAMESPACE: 'registry',
       GENERATION: '1',
       HTPASSWD_SECRET: 'registry-htpasswd',
-      HTPASSWD_KEY: 'htpasswd',
+      HTPASSWD_PUSH_KEY: 'htpasswd-push',
+      HTPASSWD_PULL_KEY: 'htpasswd-pull',
       PUSH_SECRET: 'registry-push',
       PULL_SECRET: 'registry-pull',
     });
@@ -133,9 +149,10 @@ describe('RegistryCredentialsGenerator', () => {
     ['0', 0],
     ['a fraction', 1.5],
     ['a negative number', -2],
+    ['longer than the Job\'s scripts accept (16 digits)', MAX_GENERATION + 1],
   ])('fails if the generation is %s', (_, generation) => {
     expect(() => synthGenerator({ generation }))
-      .toThrow(`'generation' must be an integer from 1 to ${Number.MAX_SAFE_INTEGER}, got ${generation}`);
+      .toThrow(`'generation' must be an integer from 1 to 999999999999999, got ${generation}`);
   });
 
   test('fails if the chart has no namespace', () => {
@@ -182,10 +199,14 @@ describe('HtpasswdSource.generated', () => {
     expect(registry.credentials?.host).toBe(HOST);
     expect(registry.htpasswdSecret.name).toBe('registry-htpasswd');
     const deployment = findOne(manifests, 'Deployment', 'registry');
-    expect(deployment.spec.template.spec.volumes).toContainEqual(expect.objectContaining({
-      name: 'htpasswd',
-      secret: expect.objectContaining({ secretName: 'registry-htpasswd' }),
-    }));
+    expect(deployment.spec.template.spec.volumes).toContainEqual({
+      name: 'reader-htpasswd',
+      secret: { secretName: 'registry-htpasswd', items: [{ key: 'htpasswd-pull', path: 'htpasswd' }] },
+    });
+    expect(deployment.spec.template.spec.volumes).toContainEqual({
+      name: 'writer-htpasswd',
+      secret: { secretName: 'registry-htpasswd', items: [{ key: 'htpasswd-push', path: 'htpasswd' }] },
+    });
     expect(findOne(manifests, 'Job').metadata.name).toMatch(/^registry-credentials-3-/);
     expect(manifests.filter((m) => m.kind === 'Secret')).toEqual([]);
   });

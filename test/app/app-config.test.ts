@@ -27,14 +27,16 @@ describe('chartPropsFromEnv', () => {
       [APP_SETTINGS.storageSize]: '200Gi',
       [APP_SETTINGS.storageClass]: 'fast-ssd',
       [APP_SETTINGS.ingressClass]: 'traefik',
-      [APP_SETTINGS.exemptNamespaces]: 'kube-system, monitoring,',
+      [APP_SETTINGS.exemptNamespaces]: 'kube-system, monitoring,cert-manager',
+      [APP_SETTINGS.externallyManagedNamespaces]: 'cert-manager',
       [APP_SETTINGS.policyMode]: 'audit',
     });
 
     // THEN
     expect(props.host).toBe('registry.example.com');
     expect(props.namespace).toBe('images');
-    expect(props.exemptNamespaces).toEqual(['kube-system', 'monitoring']);
+    expect(props.exemptNamespaces).toEqual(['kube-system', 'monitoring', 'cert-manager']);
+    expect(props.externallyManagedNamespaces).toEqual(['cert-manager']);
     expect(props.policyMode).toBe(PolicyMode.AUDIT);
     expect(props.registry?.ingressClassName).toBe('traefik');
     const claim = findOne(synth(new TrustedRegistryChart(Testing.app(), 'chart', props)), 'PersistentVolumeClaim');

@@ -50,7 +50,10 @@ describe('TrustedRegistryChart TLS, node trust and network options', () => {
     validateAgainstKubernetesSchemas(manifests.filter((m) => !isCustomResource(m)));
     validateAgainstCrds(manifests.filter(isCustomResource));
     expect(findOne(manifests, 'Certificate', 'registry-tls').spec.dnsNames)
-      .toEqual(['registry.mycorp.local', 'registry.registry.svc', 'registry.registry.svc.cluster.local']);
+      .toEqual([
+        'registry.mycorp.local', 'registry.registry.svc', 'registry.registry.svc.cluster.local',
+        'registry-push.registry.svc', 'registry-push.registry.svc.cluster.local',
+      ]);
     expect(exemptNamespaces(manifests)).toEqual(['kube-system', 'registry']);
     expect(JSON.stringify(manifests)).not.toContain('PRIVATE KEY');
   });

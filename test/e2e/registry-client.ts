@@ -14,6 +14,8 @@ export interface HttpRequestOptions {
   readonly method?: string;
   readonly headers?: Record<string, string>;
   readonly credentials?: Credentials;
+  /** Request body. @default - none */
+  readonly body?: Buffer | string;
   /** CA to verify an HTTPS server against. Without it, the certificate is not verified (as kubelet probes do). */
   readonly caPem?: string;
   /** Name sent as SNI and checked against the certificate. @default - the URL's host */
@@ -64,7 +66,7 @@ export function httpRequest(url: string, options: HttpRequestOptions = {}): Prom
     });
     request.on('timeout', () => request.destroy(new Error(`${options.method ?? 'GET'} ${url} timed out after ${requestOptions.timeout} ms`)));
     request.on('error', reject);
-    request.end();
+    request.end(options.body);
   });
 }
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { REGISTRY_PATHS } from '../../src';
+import { PrivateRegistryProps, REGISTRY_PATHS, RegistryContainerNames } from '../../src';
 import { Credentials, RegistryClient } from './registry-client';
 import { freeLoopbackPort, RegistryProcess } from './registry-process';
 import { Skopeo } from './skopeo';
@@ -15,86 +15,159 @@ export interface RegistryFixtureOptions {
   readonly tls?: boolean;
   /** Keep the synthesized htpasswd authentication. @default true */
   readonly auth?: boolean;
+  /** Further props of the synthesized `PrivateRegistry` (e.g. `config`). @default - none */
+  readonly registry?: Partial<PrivateRegistryProps>;
 }
 
-/** A registry running the synthesized configuration, with clients bound to it. */
+/** One of the pod's two registry processes, with clients bound to it. */
+export interface RegistryEndpoint {
+  /** The container it runs (`RegistryContainerNames.READER` or `.WRITER`). */
+  readonly container: string;
+  readonly materialized: MaterializedRegistry;
+  /** The running process; replaced by `restart()`. */
+  readonly process: RegistryProcess;
+  /**
+   * HTTP API client authenticated as the identity of this path (push on the writer, pull on the
+   * reader) when `auth` is on.
+   */
+  readonly client: RegistryClient;
+  /** skopeo with the CA and the identity of this path. */
+  readonly skopeo: Skopeo;
+  /** A client of this process as any user (or anonymous). */
+  clientAs(credentials?: Credentials): RegistryClient;
+  /** skopeo against this process as any user (or anonymous). */
+  skopeoAs(credentials?: Credentials): Skopeo;
+}
+
+/** A registry pod running the synthesized configuration: a writer and a read-only reader on one storage. */
 export interface RegistryFixture {
   /** Temporary directory holding everything (removed by `dispose()`). */
   readonly workDir: string;
   /** The synthesized chart. */
   readonly manifests: Manifest[];
-  /** The user in the synthesized htpasswd Secret, with its generated password. */
+  /** The push user in the synthesized htpasswd Secret, with its generated password. */
   readonly credentials: Credentials;
+  /** The pull user in the synthesized htpasswd Secret, with its generated password. */
+  readonly pullCredentials: Credentials;
+  /** The writer (push path). */
+  readonly writer: RegistryEndpoint;
+  /** The read-only reader (pull path). */
+  readonly reader: RegistryEndpoint;
+  /** The writer's materialized files (same as `writer.materialized`). */
   readonly materialized: MaterializedRegistry;
   /** The test CA and server certificate, when `tls` is on. */
   readonly pki?: TestPki;
-  /** The running process; replaced by `restart()`. */
+  /** The writer process (same as `writer.process`). */
   readonly process: RegistryProcess;
-  /** HTTP API client, authenticated as `credentials` when `auth` is on. */
+  /** The writer's client, as the push user (same as `writer.client`). */
   readonly client: RegistryClient;
-  /** skopeo with the CA and credentials. */
+  /** skopeo against the writer as the push user (same as `writer.skopeo`). */
   readonly skopeo: Skopeo;
   /** A directory under `workDir` for callers' files (OCI layouts, pulls). */
   readonly scratchDir: string;
-  /** Starts a new process on the same configuration, storage and port (the old one must be gone). */
+  /**
+   * Starts a new process, on the same configuration, storage and port, for each of the two that is
+   * gone (kill one or both first).
+   */
   restart(): Promise<void>;
-  /** Kills the registry and removes `workDir` (kept, and its path printed, when E2E_KEEP_WORKDIR=1). */
+  /** Kills both processes and removes `workDir` (kept, and its path printed, when E2E_KEEP_WORKDIR=1). */
   dispose(): Promise<void>;
+}
+
+/** 24 random bytes: 32 base64url characters, above the 16 the construct requires. */
+function randomCredentials(username: string): Credentials {
+  return { username, password: randomBytes(24).toString('base64url') };
 }
 
 /**
  * Synthesizes a chart with a `PrivateRegistry` whose htpasswd Secret comes from
- * `HtpasswdSource.fromUsers()` with a freshly generated password, lays out the pod's files with
- * `materializeRegistry()` and starts `docker-registry serve` on a free loopback port.
+ * `HtpasswdSource.fromUsers()` with a push and a pull user with freshly generated passwords, lays
+ * out both registry containers' files with `materializeRegistry()` (one shared storage) and starts
+ * `docker-registry serve` for each on a free loopback port.
  */
 export async function startSynthesizedRegistry(options: RegistryFixtureOptions = {}): Promise<RegistryFixture> {
   const tls = options.tls ?? true;
   const auth = options.auth ?? true;
   const workDir = mkdtempSync(join(tmpdir(), 'cdk8s-registry-e2e-'));
+  const started: RegistryProcess[] = [];
   try {
-    // 24 random bytes: 32 base64url characters, above the 16 the construct requires.
-    const credentials = { username: 'e2e-pusher', password: randomBytes(24).toString('base64url') };
-    const manifests = synthesizeRegistryChart([credentials]);
+    const credentials = randomCredentials('e2e-pusher');
+    const pullCredentials = randomCredentials('e2e-puller');
+    const manifests = synthesizeRegistryChart({ push: [credentials], pull: [pullCredentials] }, options.registry);
     const pki = tls ? await createTestPki(join(workDir, 'pki')) : undefined;
-    const port = await freeLoopbackPort();
-    const materialized = materializeRegistry(manifests, {
-      root: join(workDir, 'pod'),
-      port,
-      externalSecrets: pki ? { [mountedSecretName(manifests, REGISTRY_PATHS.tlsDir)]: { 'tls.crt': pki.serverCertPem, 'tls.key': pki.serverKeyPem } } : undefined,
-      withoutTls: !tls,
-      withoutAuth: !auth,
-    });
     const scratchDir = join(workDir, 'scratch');
     mkdirSync(scratchDir);
-    const processOptions = {
-      configPath: materialized.configPath,
-      addr: materialized.addr,
-      tmpDir: materialized.tmpDir,
-      caPem: pki?.caPem,
-      logDir: workDir,
+
+    const endpoint = async (container: string, identity: Credentials): Promise<RegistryEndpoint & { restart(): Promise<void> }> => {
+      const materialized = materializeRegistry(manifests, {
+        root: join(workDir, 'pod'),
+        container,
+        port: await freeLoopbackPort(),
+        externalSecrets: pki ? { [mountedSecretName(manifests, REGISTRY_PATHS.tlsDir, container)]: { 'tls.crt': pki.serverCertPem, 'tls.key': pki.serverKeyPem } } : undefined,
+        withoutTls: !tls,
+        withoutAuth: !auth,
+      });
+      const logDir = materialized.containerRoot;
+      let current = await RegistryProcess.start({
+        configPath: materialized.configPath,
+        addr: materialized.addr,
+        tmpDir: materialized.tmpDir,
+        caPem: pki?.caPem,
+        logDir,
+      });
+      started.push(current);
+      const clientAs = (user?: Credentials) => new RegistryClient(current.url, user, pki?.caPem);
+      let skopeoCount = 0;
+      const skopeoAs = (user?: Credentials) => new Skopeo({
+        registryAddr: materialized.addr, workDir: join(workDir, `skopeo-${container}-${++skopeoCount}`), caDir: pki?.caDir, credentials: user,
+      });
+      const pathIdentity = auth ? identity : undefined;
+      return {
+        container,
+        materialized,
+        get process() {
+          return current;
+        },
+        client: clientAs(pathIdentity),
+        skopeo: skopeoAs(pathIdentity),
+        clientAs,
+        skopeoAs,
+        async restart() {
+          if (!current.running) {
+            current = await current.restart();
+            started.push(current);
+          }
+        },
+      };
     };
-    let current = await RegistryProcess.start(processOptions);
-    const clientCredentials = auth ? credentials : undefined;
+    const writer = await endpoint(RegistryContainerNames.WRITER, credentials);
+    const reader = await endpoint(RegistryContainerNames.READER, pullCredentials);
+
     return {
       workDir,
       manifests,
       credentials,
-      materialized,
+      pullCredentials,
+      writer,
+      reader,
       pki,
+      materialized: writer.materialized,
       get process() {
-        return current;
+        return writer.process;
       },
-      client: new RegistryClient(current.url, clientCredentials, pki?.caPem),
-      skopeo: new Skopeo({ registryAddr: materialized.addr, workDir: join(workDir, 'skopeo'), caDir: pki?.caDir, credentials: clientCredentials }),
+      client: writer.client,
+      skopeo: writer.skopeo,
       scratchDir,
       async restart() {
-        if (current.running) {
-          throw new Error('restart() needs the previous registry process to be gone; kill() it first');
+        if (writer.process.running && reader.process.running) {
+          throw new Error('restart() needs a registry process to be gone; kill() one first');
         }
-        current = await current.restart();
+        await writer.restart();
+        await reader.restart();
       },
       async dispose() {
-        await current.kill();
+        await writer.process.kill();
+        await reader.process.kill();
         if (process.env.E2E_KEEP_WORKDIR === '1') {
           // eslint-disable-next-line no-console
           console.warn(`E2E_KEEP_WORKDIR=1: kept ${workDir} (storage, registry.log, config) for inspection`);
@@ -104,6 +177,7 @@ export async function startSynthesizedRegistry(options: RegistryFixtureOptions =
       },
     };
   } catch (error) {
+    await Promise.all(started.map((p) => p.kill()));
     rmSync(workDir, { recursive: true, force: true });
     throw error;
   }

@@ -1,19 +1,28 @@
-import { mkdirSync, writeFileSync } from 'fs';
+import { randomBytes } from 'crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'fs';
 import { dirname, join } from 'path';
 import { Chart, Testing } from 'cdk8s';
 import { parse } from 'yaml';
-import { HtpasswdSource, PrivateRegistry, PrivateRegistryProps, REGISTRY_PATHS, RegistryUser } from '../../src';
+import { HtpasswdSource, PrivateRegistry, PrivateRegistryProps, REGISTRY_PATHS, RegistryContainerNames, RegistryUser } from '../../src';
 
 /** One synthesized Kubernetes object, as plain JSON. */
 export type Manifest = Record<string, any>;
 
+/** The users of the synthesized htpasswd Secret. */
+export interface RegistryUsers {
+  /** In the writer's file (`HtpasswdKeys.PUSH`). */
+  readonly push: RegistryUser[];
+  /** In the read-only reader's file (`HtpasswdKeys.PULL`). */
+  readonly pull: RegistryUser[];
+}
+
 /** Synthesizes a chart (namespace `registry`) holding one `PrivateRegistry` whose htpasswd Secret has `users`. */
-export function synthesizeRegistryChart(users: RegistryUser[], props: Partial<PrivateRegistryProps> = {}): Manifest[] {
+export function synthesizeRegistryChart(users: RegistryUsers, props: Partial<PrivateRegistryProps> = {}): Manifest[] {
   const chart = new Chart(Testing.app(), 'e2e', { namespace: 'registry' });
   new PrivateRegistry(chart, 'Registry', {
     host: 'registry.example.com',
     ...props,
-    htpasswd: HtpasswdSource.fromUsers(users),
+    htpasswd: HtpasswdSource.fromUsers({ pushUsers: users.push, pullUsers: users.pull, saltSeed: randomBytes(32).toString('hex') }),
   });
   return Testing.synth(chart);
 }
@@ -27,19 +36,41 @@ export function findManifest(manifests: readonly Manifest[], kind: string, name?
   return found[0];
 }
 
-/** The container named `registry` of the synthesized Deployment. */
-export function registryContainer(manifests: readonly Manifest[]): Manifest {
+/** A registry container of the synthesized Deployment: `RegistryContainerNames.READER` or `.WRITER`. */
+export function registryContainer(manifests: readonly Manifest[], name: string = RegistryContainerNames.READER): Manifest {
   const container = findManifest(manifests, 'Deployment').spec.template.spec.containers
-    .find((c: Manifest) => c.name === 'registry');
+    .find((c: Manifest) => c.name === name);
   if (!container) {
-    throw new Error('the synthesized Deployment has no container named "registry"');
+    throw new Error(`the synthesized Deployment has no container named "${name}"`);
   }
   return container;
 }
 
-/** Name of the Secret the `registry` container mounts at a container path (e.g. `REGISTRY_PATHS.tlsDir`). */
-export function mountedSecretName(manifests: readonly Manifest[], mountPath: string): string {
-  const mount = (registryContainer(manifests).volumeMounts as Manifest[]).find((m) => m.mountPath === mountPath);
+/**
+ * The container a Service's port leads to: the one of the synthesized Deployment (which the
+ * Service must select) whose port is the Service's `targetPort`.
+ */
+export function containerBehindService(manifests: readonly Manifest[], serviceName: string): Manifest {
+  const service = findManifest(manifests, 'Service', serviceName);
+  const deployment = findManifest(manifests, 'Deployment');
+  const podLabels = deployment.spec.template.metadata.labels;
+  for (const [key, value] of Object.entries<string>(service.spec.selector)) {
+    if (podLabels[key] !== value) {
+      throw new Error(`Service ${serviceName} does not select the registry pods (${key}=${value})`);
+    }
+  }
+  const [port] = service.spec.ports;
+  const containers = (deployment.spec.template.spec.containers as Manifest[])
+    .filter((c) => (c.ports as Manifest[]).some((p) => p.containerPort === port.targetPort || p.name === port.targetPort));
+  if (containers.length !== 1) {
+    throw new Error(`Service ${serviceName} targets ${containers.length} containers, expected 1`);
+  }
+  return containers[0];
+}
+
+/** Name of the Secret a registry container mounts at a container path (e.g. `REGISTRY_PATHS.tlsDir`). */
+export function mountedSecretName(manifests: readonly Manifest[], mountPath: string, containerName: string = RegistryContainerNames.READER): string {
+  const mount = (registryContainer(manifests, containerName).volumeMounts as Manifest[]).find((m) => m.mountPath === mountPath);
   const volumes: Manifest[] = findManifest(manifests, 'Deployment').spec.template.spec.volumes;
   const secretName = volumes.find((v) => v.name === mount?.name)?.secret?.secretName;
   if (!secretName) {
@@ -50,8 +81,14 @@ export function mountedSecretName(manifests: readonly Manifest[], mountPath: str
 
 /** Options of `materializeRegistry()`. */
 export interface MaterializeOptions {
-  /** Directory standing in for the container's root filesystem; mounts land at `<root><mountPath>`. */
+  /**
+   * Directory standing in for the pod: the container's mounts land at
+   * `<root>/<container><mountPath>`, except claims, which both containers share at
+   * `<root>/volumes/<volume name>` as in the pod.
+   */
   readonly root: string;
+  /** Which registry container. @default RegistryContainerNames.READER */
+  readonly container?: string;
   /** The loopback port the registry listens on instead of the synthesized `http.addr`. */
   readonly port: number;
   /**
@@ -73,6 +110,8 @@ export interface MaterializedRegistry {
   readonly effectiveConfig: Record<string, any>;
   /** Path of the rewritten `config.yml`. */
   readonly configPath: string;
+  /** The container's root directory (`<root>/<container>`). */
+  readonly containerRoot: string;
   /** Where the storage volume (blobs and manifests) lives. */
   readonly storageDir: string;
   /** The directory the container's `/tmp` mount maps to (TMPDIR of the process). */
@@ -82,21 +121,26 @@ export interface MaterializedRegistry {
 }
 
 /**
- * Reproduces the registry pod's filesystem from the synthesized manifests under `root`: every
- * volume mount of the `registry` container is created at `<root><mountPath>` from its ConfigMap,
- * Secret (in the manifests, else `externalSecrets`), claim or emptyDir, honouring `items`. Then
- * writes the ConfigMap's `config.yml` with only the container paths (`REGISTRY_PATHS` values,
- * prefixed with `root`) and `http.addr` rewritten.
+ * Reproduces one registry container's filesystem from the synthesized manifests under
+ * `<root>/<container>`: every volume mount of the container is created at its mount path from its
+ * ConfigMap, Secret (in the manifests, else `externalSecrets`) or emptyDir, honouring `items`;
+ * claims are shared by the pod's containers under `<root>/volumes/`. Then writes the mounted
+ * `config.yml` with only the container paths (`REGISTRY_PATHS` values, re-rooted) and `http.addr`
+ * rewritten.
  */
 export function materializeRegistry(manifests: readonly Manifest[], options: MaterializeOptions): MaterializedRegistry {
-  const container = registryContainer(manifests);
+  const containerName = options.container ?? RegistryContainerNames.READER;
+  const container = registryContainer(manifests, containerName);
+  const containerRoot = join(options.root, containerName);
   const volumes: Manifest[] = findManifest(manifests, 'Deployment').spec.template.spec.volumes;
+  const hostPaths = new Map<string, string>();
   for (const mount of container.volumeMounts as Manifest[]) {
     const volume = volumes.find((v) => v.name === mount.name);
     if (!volume) {
       throw new Error(`volume mount ${mount.name} has no volume`);
     }
-    const target = join(options.root, mount.mountPath);
+    const target = volume.persistentVolumeClaim ? join(options.root, 'volumes', volume.name) : join(containerRoot, mount.mountPath);
+    hostPaths.set(mount.mountPath, target);
     mkdirSync(target, { recursive: true });
     if (volume.configMap) {
       writeVolumeFiles(target, findManifest(manifests, 'ConfigMap', volume.configMap.name).data, volume.configMap.items);
@@ -111,14 +155,17 @@ export function materializeRegistry(manifests: readonly Manifest[], options: Mat
   }
 
   const configMount = (container.volumeMounts as Manifest[]).find((m) => m.mountPath === REGISTRY_PATHS.configDir);
-  const configMapName: string | undefined = volumes.find((v) => v.name === configMount?.name)?.configMap?.name;
-  if (!configMapName) {
+  if (!volumes.find((v) => v.name === configMount?.name)?.configMap) {
     throw new Error(`no ConfigMap is mounted at ${REGISTRY_PATHS.configDir}`);
   }
-  const configText: string = findManifest(manifests, 'ConfigMap', configMapName).data['config.yml'];
-  const synthesizedConfig = parse(configText);
+  // The file the container reads, as the ConfigMap volume (with its items) laid it out.
+  const synthesizedConfig = parse(readFileSync(join(containerRoot, REGISTRY_PATHS.configFile), 'utf-8'));
   const addr = `127.0.0.1:${options.port}`;
-  const effectiveConfig = rewriteRegistryConfig(synthesizedConfig, options.root, addr);
+  const toHost = (containerPath: string): string => {
+    const mountPath = [...hostPaths.keys()].find((m) => containerPath === m || containerPath.startsWith(`${m}/`));
+    return mountPath ? join(hostPaths.get(mountPath)!, containerPath.slice(mountPath.length)) : join(containerRoot, containerPath);
+  };
+  const effectiveConfig = rewriteRegistryConfig(synthesizedConfig, toHost, addr);
   if (options.withoutTls) {
     delete effectiveConfig.http.tls;
   }
@@ -126,28 +173,29 @@ export function materializeRegistry(manifests: readonly Manifest[], options: Mat
     delete effectiveConfig.auth;
   }
 
-  const configPath = join(options.root, 'effective-config.yml');
+  const configPath = join(containerRoot, 'effective-config.yml');
   // JSON is YAML, and leaves no doubt about how the rewritten values are typed.
   writeFileSync(configPath, JSON.stringify(effectiveConfig, null, 2));
   return {
     synthesizedConfig,
     effectiveConfig,
     configPath,
-    storageDir: join(options.root, REGISTRY_PATHS.storage),
-    tmpDir: join(options.root, '/tmp'),
+    containerRoot,
+    storageDir: toHost(REGISTRY_PATHS.storage),
+    tmpDir: toHost('/tmp'),
     addr,
   };
 }
 
 /**
- * A deep copy of `config` where every string equal to a `REGISTRY_PATHS` value is prefixed with
- * `root` and `http.addr` is `addr`; nothing else changes.
+ * A deep copy of `config` where every string equal to a `REGISTRY_PATHS` value is replaced by
+ * `toHost(value)` and `http.addr` is `addr`; nothing else changes.
  */
-export function rewriteRegistryConfig(config: Record<string, any>, root: string, addr: string): Record<string, any> {
+export function rewriteRegistryConfig(config: Record<string, any>, toHost: (containerPath: string) => string, addr: string): Record<string, any> {
   const containerPaths = new Set<string>(Object.values(REGISTRY_PATHS));
   const rewrite = (value: unknown): unknown => {
     if (typeof value === 'string') {
-      return containerPaths.has(value) ? join(root, value) : value;
+      return containerPaths.has(value) ? toHost(value) : value;
     }
     if (Array.isArray(value)) {
       return value.map(rewrite);

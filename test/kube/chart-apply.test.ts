@@ -27,7 +27,7 @@ function fullFeaturedOutput(): Manifest[] {
   const chart = new TrustedRegistryChart(app, 'trusted-registry', {
     namespace: 'registry-full',
     registry: { htpasswd: HtpasswdSource.generated(), certificate: RegistryCertificate.fromCertManager() },
-    nodeTrust: {},
+    nodeTrust: { caConfigMapName: 'registry-ca' },
     networkPolicy: { nodeCidrs: ['10.0.0.0/16'] },
     pullNamespaces: ['team-a', 'team-b'],
     policyMode: PolicyMode.AUDIT,
@@ -81,11 +81,10 @@ describeWithKube('chart output on a real API server', (cluster) => {
     // cert-manager's CRDs, from the fixtures the typed imports were generated from.
     for (const file of readdirSync(join(CRD_DIR, 'cert-manager'))) {
       const applied = await client.kubectl(['apply', '--server-side', '--field-manager', FIELD_MANAGER, '-f', join(CRD_DIR, 'cert-manager', file)]);
-      expect(applied.stderr).toBe('');
-      expect(applied.code).toBe(0);
+      expect({ code: applied.code, stderr: applied.stderr }).toEqual({ code: 0, stderr: '' });
     }
     const established = await client.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/certificates.cert-manager.io', 'crd/issuers.cert-manager.io', 'crd/clusterissuers.cert-manager.io']);
-    expect(established.code).toBe(0);
+    expect({ code: established.code, stderr: established.stderr }).toEqual({ code: 0, stderr: '' });
   });
 
   describe.each([
@@ -120,10 +119,12 @@ describeWithKube('chart output on a real API server', (cluster) => {
     test('a second apply changes nothing', async () => {
       // GIVEN every object as the server holds it after the first apply
       const resources = await discoverResources(client, manifests);
+      const live = async (m: Manifest) => (await client.expectOk('GET', objectPath(client, m, resources))).body;
       const snapshot = async () => Promise.all(manifests.map(async (m) => {
-        const live = (await client.expectOk('GET', objectPath(client, m, resources))).body;
-        const ours = live.metadata.managedFields.filter((entry: any) => entry.manager === FIELD_MANAGER);
-        return { object: `${m.kind} ${m.metadata.namespace ?? ''}/${m.metadata.name}`, generation: live.metadata.generation, ours };
+        const object = await live(m);
+        // Our field manager's entry without its time (see the policy test below for why).
+        const ours = object.metadata.managedFields.filter((entry: any) => entry.manager === FIELD_MANAGER).map(({ time, ...entry }: any) => entry);
+        return { object: `${m.kind} ${m.metadata.namespace ?? ''}/${m.metadata.name}`, generation: object.metadata.generation, ours };
       }));
       const before = await snapshot();
 
@@ -131,13 +132,28 @@ describeWithKube('chart output on a real API server', (cluster) => {
       const diff = await client.kubectl(['diff', '--server-side', '--field-manager', FIELD_MANAGER, '-f', file]);
       const second = await client.kubectl(['apply', '--server-side', '--field-manager', FIELD_MANAGER, '-f', file]);
 
-      // THEN kubectl sees no difference, and no object's spec or applied fields changed
-      expect(diff.stdout).toBe('');
-      expect(diff.code).toBe(0);
-      expect(second.stderr).toBe('');
-      expect(second.code).toBe(0);
+      // THEN kubectl sees no difference, and no object's spec (generation) or applied fields changed
+      expect({ code: diff.code, stdout: diff.stdout, stderr: diff.stderr }).toEqual({ code: 0, stdout: '', stderr: '' });
+      expect({ code: second.code, stderr: second.stderr }).toEqual({ code: 0, stderr: '' });
       expect(await snapshot()).toEqual(before);
       before.forEach((entry) => expect(entry.ours).toHaveLength(1));
+    });
+
+    test('ValidatingAdmissionPolicies: only the apply after the status controller\'s first write touches them, and only managedFields', async () => {
+      // The status controller applies status.typeChecking server-side (its own field manager, on
+      // the status subresource). The next apply of the policy re-sorts metadata.managedFields and
+      // stamps our entry's time: a write, though the policy's spec and generation do not change
+      // (checked above). From then on an apply writes nothing at all.
+      const resources = await discoverResources(client, manifests);
+      const policies = manifests.filter((m) => m.kind === 'ValidatingAdmissionPolicy');
+      const live = async () => Promise.all(policies.map(async (m) => (await client.expectOk('GET', objectPath(client, m, resources))).body));
+      await client.waitFor('the status controller to type-check every policy', async () =>
+        (await live()).every((policy) => policy.status?.observedGeneration === policy.metadata.generation));
+      const apply = () => client.kubectl(['apply', '--server-side', '--field-manager', FIELD_MANAGER, '-f', file]);
+      expect((await apply()).code).toBe(0);
+      const before = (await live()).map((policy) => policy.metadata.resourceVersion);
+      expect((await apply()).code).toBe(0);
+      expect((await live()).map((policy) => policy.metadata.resourceVersion)).toEqual(before);
     });
 
     test('every pod template is admitted by Pod Security admission in its namespace', async () => {
@@ -158,10 +174,30 @@ describeWithKube('chart output on a real API server', (cluster) => {
       }
     });
 
+    test('the controllers create the pods of every Deployment, StatefulSet and Job (admitted for real)', async () => {
+      // DaemonSets need nodes and CronJobs their schedule; the dry-run pods above cover their templates.
+      const owners = manifests.filter((m) => ['Deployment', 'StatefulSet', 'Job'].includes(m.kind));
+      expect(owners.length).toBeGreaterThan(0);
+      for (const owner of owners) {
+        const selector = owner.kind === 'Job'
+          ? `batch.kubernetes.io/job-name=${owner.metadata.name}`
+          : Object.entries(owner.spec.selector.matchLabels as Record<string, string>).map(([key, value]) => `${key}=${value}`).join(',');
+        const path = `/api/v1/namespaces/${owner.metadata.namespace}/pods?labelSelector=${encodeURIComponent(selector)}`;
+        await client.waitFor(`a pod of ${owner.kind} ${owner.metadata.name}`, async () => (await client.expectOk('GET', path)).body.items.length > 0, 90_000);
+      }
+    }, 300_000);
+
     test('namespaces the chart creates enforce the restricted Pod Security Standard', async () => {
-      for (const namespace of manifests.filter((m) => m.kind === 'Namespace')) {
+      const namespaces = manifests.filter((m) => m.kind === 'Namespace');
+      expect(namespaces).toHaveLength(1);
+      for (const namespace of namespaces) {
         const live = (await client.expectOk('GET', `/api/v1/namespaces/${namespace.metadata.name}`)).body;
         expect(live.metadata.labels).toMatchObject({ 'pod-security.kubernetes.io/enforce': 'restricted' });
+        // A pod without the restricted settings is refused there (so the admissions above mean something).
+        const loose = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'loose' }, spec: { containers: [{ name: 'c', image: `registry.mycorp.local/app@sha256:${'0'.repeat(64)}` }] } };
+        const refused = await client.request('POST', `/api/v1/namespaces/${namespace.metadata.name}/pods?dryRun=All`, { body: loose });
+        expect(refused.status).toBe(403);
+        expect(refused.body.message).toMatch(/violates PodSecurity "restricted:latest"/);
       }
     });
   });

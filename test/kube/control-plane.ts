@@ -18,10 +18,10 @@ kind: Policy
 omitStages: [RequestReceived]
 rules:
   - level: Metadata
-    verbs: [create, update, patch]
+    verbs: [create, update, patch, delete]
     resources:
       - group: ""
-        resources: [pods, pods/ephemeralcontainers, replicationcontrollers]
+        resources: [pods, pods/*, replicationcontrollers]
       - group: apps
       - group: batch
   - level: None
@@ -82,11 +82,6 @@ export class ControlPlane {
   public get cluster(): KubeCluster {
     if (!this.clusterInfo) throw new Error('control plane not started');
     return this.clusterInfo;
-  }
-
-  /** PIDs of the component processes still running. */
-  public get pids(): number[] {
-    return this.components.filter((c) => c.process.exitCode === null && c.process.signalCode === null).map((c) => c.process.pid!);
   }
 
   /** Kills every component (SIGKILL, by PID) and the watchdog; removes the work directory unless kept. */

@@ -2,7 +2,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, unlinkSync, wri
 import { Agent, request } from 'https';
 import { tmpdir } from 'os';
 import { dirname, join } from 'path';
-import * as YAML from 'yaml';
+import { Yaml } from 'cdk8s';
 import { run, RunResult } from '../e2e/exec';
 import { describeWithPrerequisites } from '../util/binaries';
 import { CLUSTERS_FILE_ENV, KubeCluster, kubeVersions, missingKubePrerequisites, runningClusters } from './versions';
@@ -182,9 +182,13 @@ function processAlive(pid: number): boolean {
   }
 }
 
-/** Writes manifests as one multi-document YAML file in a fresh temporary directory. */
+/**
+ * Writes manifests as one multi-document YAML file in a fresh temporary directory, with the
+ * serializer `cdk8s synth` uses (YAML 1.1, so e.g. the string "off" is quoted: Go's YAML parser
+ * would read a bare off as a boolean).
+ */
 export function writeManifests(manifests: readonly unknown[], name = 'manifests.yaml'): string {
   const file = join(mkdtempSync(join(tmpdir(), 'kube-manifests-')), name);
-  writeFileSync(file, manifests.map((manifest) => YAML.stringify(manifest)).join('---\n'));
+  writeFileSync(file, Yaml.stringify(...manifests));
   return file;
 }

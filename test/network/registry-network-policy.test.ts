@@ -21,28 +21,34 @@ describe('RegistryNetworkPolicy', () => {
     expect(policy.spec).toEqual({
       podSelector: { matchLabels: findOne(manifests, 'Deployment').spec.selector.matchLabels },
       policyTypes: ['Ingress', 'Egress'],
-      ingress: [{
-        from: [
-          { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } },
-          { ipBlock: { cidr: '10.0.0.0/16' } },
-          { ipBlock: { cidr: 'fd00:10::/64' } },
-          { namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['ci', 'build'] }] } },
-        ],
-        ports: [{ port: 5000, protocol: 'TCP' }],
-      }],
+      ingress: [
+        {
+          // Nodes pull, through the read-only port only.
+          from: [{ ipBlock: { cidr: '10.0.0.0/16' } }, { ipBlock: { cidr: 'fd00:10::/64' } }],
+          ports: [{ port: 5000, protocol: 'TCP' }],
+        },
+        {
+          // The Ingress and CI push, through the writer's port only.
+          from: [
+            { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } },
+            { namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['ci', 'build'] }] } },
+          ],
+          ports: [{ port: 5001, protocol: 'TCP' }],
+        },
+      ],
     });
     // The selector picks the registry's pods and nothing else.
-    expect(findOne(manifests, 'Service').spec.selector).toEqual(policy.spec.podSelector.matchLabels);
+    expect(findOne(manifests, 'Service', 'registry').spec.selector).toEqual(policy.spec.podSelector.matchLabels);
   });
 
   test('selects the ingress controller namespace by the given labels', () => {
     const policy = findOne(policyChart({ nodeCidrs: ['10.0.0.0/16'], ingressControllerNamespaceLabels: { 'team.example.com/ingress': 'true' } }), 'NetworkPolicy');
-    expect(policy.spec.ingress[0].from[0]).toEqual({ namespaceSelector: { matchLabels: { 'team.example.com/ingress': 'true' } } });
+    expect(policy.spec.ingress[1].from[0]).toEqual({ namespaceSelector: { matchLabels: { 'team.example.com/ingress': 'true' } } });
   });
 
   test('admits no ingress controller when the registry has no Ingress', () => {
     const policy = findOne(policyChart({ nodeCidrs: ['10.0.0.0/16'] }, false), 'NetworkPolicy');
-    expect(policy.spec.ingress[0].from).toEqual([{ ipBlock: { cidr: '10.0.0.0/16' } }]);
+    expect(policy.spec.ingress).toEqual([{ from: [{ ipBlock: { cidr: '10.0.0.0/16' } }], ports: [{ port: 5000, protocol: 'TCP' }] }]);
   });
 
   test.each([

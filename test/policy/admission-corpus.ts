@@ -66,13 +66,17 @@ const WORKLOADS = {
 } as const;
 type WorkloadKind = keyof typeof WORKLOADS;
 
-function workload(kind: WorkloadKind, spec: unknown) {
-  const template = { metadata: { labels: { app: 'x' } }, spec };
-  const workloadSpec = kind === 'CronJob' ? { schedule: '* * * * *', jobTemplate: { spec: { template } } } : { template };
+/** A workload the API server accepts: a selector matching the template, and jobs' pods not restarting forever. */
+function workload(kind: WorkloadKind, spec: object) {
+  const labels = { app: 'x' };
+  const template = { metadata: { labels }, spec: kind === 'Job' || kind === 'CronJob' ? { restartPolicy: 'Never', ...spec } : spec };
+  // Jobs get a generated selector; ReplicationControllers select by a plain map.
+  const selector = kind === 'Job' || kind === 'CronJob' ? undefined : kind === 'ReplicationController' ? labels : { matchLabels: labels };
+  const workloadSpec = kind === 'CronJob' ? { schedule: '* * * * *', jobTemplate: { spec: { template } } } : { ...(selector && { selector }), template };
   return { apiVersion: WORKLOADS[kind].apiVersion, kind, metadata: { name: 'app', namespace: 'apps' }, spec: workloadSpec };
 }
 
-function createWorkload(kind: WorkloadKind, spec: unknown): AdmissionRequest {
+function createWorkload(kind: WorkloadKind, spec: object): AdmissionRequest {
   return { operation: 'CREATE', resource: WORKLOADS[kind].resource, namespace: 'apps', object: workload(kind, spec) };
 }
 
@@ -179,4 +183,68 @@ const refusedPods: AdmissionCase[] = [
   })),
 ];
 
-export const CORPUS: readonly AdmissionCase[] = [...allowed, ...refusedImages, ...refusedPods];
+/** A pod (or workload) admitted before the policy existed, running images the policy refuses. */
+const LEGACY = podSpec(['nginx:1.27', GOOD], {
+  initContainers: containers(['busybox'], 'init'),
+  volumes: [{ name: 'data', image: { reference: 'quay.io/data/set:v1' } }],
+});
+
+function updateWorkload(kind: WorkloadKind, oldSpec: object, newSpec: object, change: (object: any) => void = () => {}): AdmissionRequest {
+  const object: any = workload(kind, newSpec);
+  change(object);
+  return { operation: 'UPDATE', resource: WORKLOADS[kind].resource, namespace: 'apps', object, oldObject: workload(kind, oldSpec) };
+}
+
+function withPodMetadata(request: AdmissionRequest, metadata: object): AdmissionRequest {
+  const object = request.object as { metadata: object };
+  return { ...request, object: { ...object, metadata: { ...object.metadata, ...metadata } } };
+}
+
+// UPDATE semantics: only images that are new or changed compared with oldObject (per list and
+// item name) are checked, so objects admitted before enforce can still be updated, while no
+// rename, move or addition brings an unchecked image in.
+const updates: AdmissionCase[] = [
+  { name: 'UPDATE removing a finalizer from a pod admitted before enforce', why: 'its images are unchanged, so the pod can terminate', request: withPodMetadata(updatePod(LEGACY, LEGACY), { finalizers: [] }), decision: 'admit' },
+  { name: 'UPDATE adding a label to a pod admitted before enforce', why: 'metadata-only change', request: withPodMetadata(updatePod(LEGACY, LEGACY), { labels: { team: 'a' } }), decision: 'admit' },
+  ...(Object.keys(WORKLOADS) as WorkloadKind[]).map((kind): AdmissionCase => ({
+    name: `label-only UPDATE of a ${kind} admitted before enforce`,
+    why: 'the pod template images are unchanged',
+    request: updateWorkload(kind, LEGACY, LEGACY, (object) => { object.metadata.labels = { team: 'a' }; }),
+    decision: 'admit',
+  })),
+  { name: 'scaling a Deployment admitted before enforce', why: 'replicas change, images do not (new pods are still checked on CREATE)', request: updateWorkload('Deployment', LEGACY, LEGACY, (object) => { object.spec.replicas = 5; }), decision: 'admit' },
+  { name: 'UPDATE pinning one image of an old pod, keeping the others', why: 'only the changed slot is checked and it is good', request: updatePod(LEGACY, { ...LEGACY, containers: containers([GOOD, GOOD]) }), decision: 'admit' },
+  { name: 'kubectl debug with a good image on a pod admitted before enforce', why: 'the new ephemeral container is checked and good; the old images are not re-checked', request: updatePod(LEGACY, { ...LEGACY, ephemeralContainers: [{ name: 'debug', image: GOOD }] }, 'ephemeralcontainers'), decision: 'admit' },
+  { name: 'UPDATE removing a bad container', why: 'nothing new is introduced', request: updatePod(LEGACY, { ...LEGACY, containers: [{ name: 'c1', image: GOOD }] }), decision: 'admit' },
+  { name: 'smuggling: rename a container keeping its bad image', why: 'the slot is identified by list and name, so a renamed container is new', request: updatePod(LEGACY, { ...LEGACY, containers: [{ name: 'renamed', image: 'nginx:1.27' }, { name: 'c1', image: GOOD }] }), decision: 'refuse', reason: 'refused: "nginx:1.27"' },
+  { name: 'smuggling: move an image from initContainers to containers', why: 'the slot includes the list', request: updatePod(LEGACY, { ...LEGACY, containers: [...LEGACY.containers, { name: 'init0', image: 'busybox' }] }), decision: 'refuse', reason: 'refused: "busybox"' },
+  { name: 'smuggling: move an image from containers to initContainers', why: 'the slot includes the list', request: updatePod(LEGACY, { ...LEGACY, initContainers: [{ name: 'c0', image: 'nginx:1.27' }] }), decision: 'refuse', reason: 'refused: "nginx:1.27"' },
+  { name: 'smuggling: move an image from an image volume to a container', why: 'the slot includes the list', request: updatePod(LEGACY, { ...LEGACY, containers: [...LEGACY.containers, { name: 'data', image: 'quay.io/data/set:v1' }] }), decision: 'refuse', reason: 'refused: "quay.io/data/set:v1"' },
+  { name: 'smuggling: rename an image volume keeping its reference', why: 'the slot includes the volume name', request: updatePod(LEGACY, { ...LEGACY, volumes: [{ name: 'other', image: { reference: 'quay.io/data/set:v1' } }] }), decision: 'refuse', reason: 'refused: "quay.io/data/set:v1"' },
+  { name: 'smuggling: swap images between two containers', why: 'both slots change, so both images are checked', request: updatePod(LEGACY, { ...LEGACY, containers: [{ name: 'c0', image: GOOD }, { name: 'c1', image: 'nginx:1.27' }] }), decision: 'refuse', reason: 'refused: "nginx:1.27"' },
+  { name: 'smuggling: add a container reusing an old bad image under a new name', why: 'a new slot', request: updatePod(LEGACY, { ...LEGACY, containers: [...LEGACY.containers, { name: 'c2', image: 'nginx:1.27' }] }), decision: 'refuse', reason: 'refused: "nginx:1.27"' },
+  { name: 'smuggling: replace a bad image with another bad image', why: 'a changed slot', request: updatePod(LEGACY, { ...LEGACY, containers: [{ name: 'c0', image: 'nginx:1.28' }, { name: 'c1', image: GOOD }] }), decision: 'refuse', reason: 'refused: "nginx:1.28"' },
+  { name: 'smuggling: kubectl debug with a bad image on a pod admitted before enforce', why: 'a new ephemeral container on the subresource is checked', request: updatePod(LEGACY, { ...LEGACY, ephemeralContainers: [{ name: 'debug', image: 'busybox' }] }, 'ephemeralcontainers'), decision: 'refuse', reason: 'refused: "busybox"' },
+  { name: 'smuggling: ephemeral container copying an old container\'s name and image', why: 'the slot includes the list', request: updatePod(LEGACY, { ...LEGACY, ephemeralContainers: [{ name: 'c0', image: 'nginx:1.27' }] }, 'ephemeralcontainers'), decision: 'refuse', reason: 'refused: "nginx:1.27"' },
+  { name: 'smuggling: Deployment template gains a bad sidecar next to old bad images', why: 'a new slot in the template', request: updateWorkload('Deployment', LEGACY, { ...LEGACY, containers: [...LEGACY.containers, { name: 'sidecar', image: 'envoyproxy/envoy:v1.30' }] }), decision: 'refuse', reason: 'refused: "envoyproxy/envoy:v1.30"' },
+  { name: 'smuggling: CronJob renames its init container', why: 'a renamed slot in the job template', request: updateWorkload('CronJob', LEGACY, { ...LEGACY, initContainers: containers(['busybox'], 'setup') }), decision: 'refuse', reason: 'refused: "busybox"' },
+  { name: 'UPDATE of an old pod to an unpinned trusted image', why: 'a changed slot is checked for the digest too', request: updatePod(LEGACY, { ...LEGACY, containers: [{ name: 'c0', image: 'registry.mycorp.local/team/app:v2' }, { name: 'c1', image: GOOD }] }), decision: 'refuse', reason: `${UNPINNED} (name[:tag]@sha256:<64 lowercase hex>), refused: "registry.mycorp.local/team/app:v2"` },
+];
+
+/**
+ * The API server stops a CEL evaluation past 1,000,000 cost units (PerCallLimit), and the policy
+ * then fails closed. The `unpinnedImages` variable's `matches()` costs about
+ * ceil((1 + length) / 10) × 35 per image (cel-go: string length times pattern length), so the
+ * limit lies near 2,500 containers of ~100-character images, or one image of ~285,000 characters.
+ * The cases stay well clear of it on either side, where every cost model agrees.
+ */
+const manyGood = (count: number) => Array.from({ length: count }, (_, i) => pin(`registry.mycorp.local/team/app${i}`));
+const COST_LIMIT = 'actual cost limit exceeded';
+const costLimits: AdmissionCase[] = [
+  { name: '250 good containers', why: 'far below the CEL cost limit', request: createPod(podSpec(manyGood(250))), decision: 'admit' },
+  { name: 'a 20,000-character good image', why: 'long, but far below the CEL cost limit', request: createPod(podSpec([pin(`registry.mycorp.local/${'a'.repeat(20_000)}`)])), decision: 'admit' },
+  { name: '4,000 good containers', why: 'past the CEL cost limit: the evaluation is stopped and the policy fails closed', request: createPod(podSpec(manyGood(4_000))), decision: 'refuse', reason: COST_LIMIT },
+  { name: 'a 400,000-character good image', why: 'past the CEL cost limit: the evaluation is stopped and the policy fails closed', request: createPod(podSpec([pin(`registry.mycorp.local/${'a'.repeat(400_000)}`)])), decision: 'refuse', reason: COST_LIMIT },
+];
+
+export const CORPUS: readonly AdmissionCase[] = [...allowed, ...refusedImages, ...refusedPods, ...updates, ...costLimits];

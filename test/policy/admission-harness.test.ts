@@ -1,4 +1,4 @@
-import { AdmissionRequest, AdmissionSimulator } from './admission-harness';
+import { AdmissionRequest, AdmissionSimulator, warningHeaders } from './admission-harness';
 
 // The harness's own semantics, checked against small hand-written policies so the corpus tests
 // can rely on it.
@@ -213,5 +213,20 @@ describe('CEL runtime cost', () => {
     const items = Array.from({ length: 5_000 }, (_, i) => ({ name: `item${i}` }));
     // WHEN / THEN
     expect(sim.review(podRequest({ object: { kind: 'Pod', metadata: { name: 'p' }, spec: { items } } })).allowed).toBe(true);
+  });
+});
+
+describe('warning headers', () => {
+  test('a warning holding a control character is dropped, as the API server cannot send it in a header', () => {
+    expect(warningHeaders(['refused: "a\tb"', 'refused: "ab"'])).toEqual(['refused: "ab"']);
+  });
+
+  test('repeated warnings are sent once', () => {
+    expect(warningHeaders(['same', 'other', 'same'])).toEqual(['same', 'other']);
+  });
+
+  test('past 4096 characters in all, every warning is cut to 256', () => {
+    const long = (c: string) => c.repeat(3000);
+    expect(warningHeaders([long('a'), long('b'), 'short'])).toEqual(['a'.repeat(256), 'b'.repeat(256), 'short']);
   });
 });

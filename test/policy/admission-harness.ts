@@ -5,7 +5,12 @@
  * evaluated by both; any difference in a value or in success/error throws, so a passing test
  * means both engines reached the same decision.
  *
- * Emulated (after k8s.io/apiserver/pkg/admission/plugin/policy/validating, Kubernetes 1.30):
+ * Checked against a real kube-apiserver (1.33.13, and every version in
+ * TRUSTED_REGISTRY_KUBE_VERSIONS) by test/kube/admission-corpus.test.ts: for every corpus request
+ * that reaches admission there, the verdict, the denial (up to the text of CEL error messages,
+ * which differ between engines), the warnings and the audit annotation are the server's.
+ *
+ * Emulated (after k8s.io/apiserver/pkg/admission/plugin/policy/validating):
  * - policy `matchConstraints.resourceRules` / `excludeResourceRules`: operations, apiGroups,
  *   apiVersions, scope and resources, where `pods` matches only the main resource,
  *   `pods/ephemeralcontainers` only that subresource, `pods/*` pods and all its subresources, `*`
@@ -19,24 +24,48 @@
  * - `validations`: false → violation with the message from `messageExpression` (trimmed; dropped
  *   if not a string, empty, multi-line or over 5120 bytes), else `message`, else
  *   `failed expression: <expression>`;
+ * - `request.userInfo` (username and groups) as the request gives it, a cluster admin otherwise;
  * - `failurePolicy`: an evaluation error is a violation under Fail and ignored under Ignore;
  * - `validationActions`: Deny → request rejected with the first violation
  *   (`ValidatingAdmissionPolicy '<p>' with binding '<b>' denied request: <message>`), Warn → a
  *   warning (`Validation failed for ValidatingAdmissionPolicy '<p>' with binding '<b>': <message>`),
- *   Audit → the `validation.policy.admission.k8s.io/validation_failure` audit annotation.
- * - Request objects pass through the API server's typed decoding before admission, so JSON
+ *   Audit → the `validation.policy.admission.k8s.io/validation_failure` audit annotation, holding
+ *   the request's first failure only (the server cannot overwrite an annotation, and drops the rest);
+ * - warnings as the client receives them in `Warning` headers: repeated ones once, none holding a
+ *   control character (a tab in a refused image name silences its warning), all cut to 256
+ *   characters once they add up to more than 4096;
+ * - CEL runtime cost, as a lower bound: string functions (`matches`, `startsWith`, `endsWith`,
+ *   `contains`, `+`) metered with cel-go's factors, and an expression or variable over the
+ *   per-call limit (1,000,000) fails with cel-go's `operation cancelled: actual cost limit
+ *   exceeded`. cel-go also charges about one unit per step (select, call, list element), which the
+ *   harness does not, so near the limit the server refuses a little earlier: the corpus keeps its
+ *   cost cases far from it (4,000 containers or a 400,000-character image refused, 250 containers
+ *   or 20,000 characters admitted);
+ * - request objects pass through the API server's typed decoding before admission, so JSON
  *   `null` never reaches CEL for optional fields: null fields are dropped and null list items
  *   become `{}` (a Go zero-value struct).
  *
- * Not emulated: `matchPolicy: Equivalent` conversion (requests must use the version the rules
- * name), params (`paramKind`/`paramRef`), `authorizer`, `auditAnnotations`, CEL cost budgets,
- * compile-time type checking, and the API server's own object validation (which runs before
- * validating admission).
+ * Not emulated, and what the real server does instead:
+ * - its own object decoding and validation, which run before validating admission: on a real
+ *   server a pod with no or an empty image, an image with leading or trailing whitespace, null or
+ *   non-list containers, a non-string image, ephemeral containers in a CREATE or an image volume
+ *   without `reference` never reach the policy (400 or 422 from validation). The harness judges
+ *   such requests as if they did;
+ * - defaulting and mutating admission: on UPDATE the server's `object` is the stored object with
+ *   the change applied and defaults filled in (e.g. the service-account token volume), not the
+ *   request body;
+ * - `matchPolicy: Equivalent` conversion: requests must use the version the rules name. On a real
+ *   server the matched kinds are served only in v1 (apps/v1beta1 and v1beta2 were removed in 1.16,
+ *   batch/v1beta1 in 1.25), so a request in another version is refused (404) before admission;
+ * - params (`paramKind`/`paramRef`), `authorizer`, `auditAnnotations`, the per-policy cost budget
+ *   (10,000,000) and compile-time type checking (test/kube/policy-type-checking.test.ts runs the
+ *   server's type checker instead).
  */
 import * as path from 'path';
 import { MessageChannel, MessagePort, receiveMessageOnPort, Worker } from 'worker_threads';
 import { celEnv, celFunc, celList, CelList, celListConcat, celMethod, CelScalar, CelValue, isCelError, isCelList, isCelMap, listType, parse, plan } from '@bufbuild/cel';
 import { strings } from '@bufbuild/cel/ext';
+import { Yaml } from 'cdk8s';
 import * as YAML from 'yaml';
 
 export type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
@@ -52,7 +81,12 @@ export interface AdmissionRequest {
   readonly namespaceLabels?: Record<string, string>;
   readonly object?: unknown;
   readonly oldObject?: unknown;
+  /** Who sends the request, as `request.userInfo`; a cluster admin when absent. */
+  readonly userInfo?: { readonly username: string; readonly groups?: readonly string[] };
 }
+
+/** `request.userInfo` of requests that name no user. */
+const DEFAULT_USER_INFO = { username: 'kubernetes-admin', groups: ['kubeadm:cluster-admins', 'system:authenticated'] };
 
 export interface AdmissionResult {
   readonly allowed: boolean;
@@ -95,9 +129,9 @@ const COST_LIMIT_ERROR = 'operation cancelled: actual cost limit exceeded';
 const STRING_TRAVERSAL_COST_FACTOR = 0.1;
 const REGEX_STRING_LENGTH_COST_FACTOR = 0.25;
 
-/** Writes the manifests as YAML and reads them back, i.e. what `cdk8s synth` puts on disk. */
+/** Writes the manifests as YAML with `cdk8s synth`'s serializer and reads them back, i.e. what it puts on disk. */
 export function roundTripYaml(manifests: readonly unknown[]): unknown[] {
-  const text = manifests.map((manifest) => YAML.stringify(manifest)).join('---\n');
+  const text = Yaml.stringify(...manifests);
   return YAML.parseAllDocuments(text).map((document) => document.toJS());
 }
 
@@ -196,10 +230,13 @@ class Review {
       }
     }
 
-    const auditAnnotations: Record<string, string> = auditFailures.length === 0 ? {} : { [VALIDATION_FAILURE_ANNOTATION]: JSON.stringify(auditFailures) };
+    // The API server writes the annotation for the first failure only: a later failure's value
+    // differs, and admission annotations cannot be overwritten (the server logs and drops it).
+    const auditAnnotations: Record<string, string> = auditFailures.length === 0 ? {} : { [VALIDATION_FAILURE_ANNOTATION]: JSON.stringify(auditFailures.slice(0, 1)) };
+    const delivered = warningHeaders(warnings);
     const result: AdmissionResult = denials.length > 0
-      ? { allowed: false, denial: denials[0], warnings, auditAnnotations, evaluatedPolicies }
-      : { allowed: true, warnings, auditAnnotations, evaluatedPolicies };
+      ? { allowed: false, denial: denials[0], warnings: delivered, auditAnnotations, evaluatedPolicies }
+      : { allowed: true, warnings: delivered, auditAnnotations, evaluatedPolicies };
     return { result, trace: this.trace, costExceeded: this.costExceeded };
   }
 
@@ -275,6 +312,7 @@ class Review {
         resource: this.request.resource,
         subResource: this.request.subResource ?? '',
         kind: { group: this.request.resource.group, version: this.request.resource.version, kind: metadata?.kind ?? '' },
+        userInfo: this.request.userInfo ?? DEFAULT_USER_INFO,
       },
     };
   }
@@ -305,6 +343,43 @@ class Review {
     if ((scope === 'Namespaced' && namespace === '') || (scope === 'Cluster' && namespace !== '')) return false;
     return (rule.resources as string[]).some((entry) => resourceEntryMatches(entry, resource.resource, subResource ?? ''));
   }
+}
+
+const WARNINGS_TRUNCATE_AT_TOTAL_RUNES = 4 * 1024;
+const WARNING_TRUNCATED_RUNES = 256;
+
+/**
+ * The warnings a client receives as `Warning` headers (k8s.io/apiserver endpoints/filters
+ * warning.go): empty and repeated texts are dropped, so is a text holding a control character
+ * (e.g. a tab in a refused image name), and once the texts add up to more than 4096 characters
+ * every one is cut to 256.
+ */
+export function warningHeaders(texts: readonly string[]): string[] {
+  const runes = (text: string) => [...text].length;
+  const cut = (text: string) => (runes(text) > WARNING_TRUNCATED_RUNES ? [...text].slice(0, WARNING_TRUNCATED_RUNES).join('') : text);
+  const valid = (text: string) => !/\p{Cc}/u.test(text);
+  const recorded: string[] = [];
+  let headers: string[] = [];
+  let written = 0;
+  let truncating = false;
+  for (const text of texts) {
+    if (text === '') continue;
+    if (written >= WARNINGS_TRUNCATE_AT_TOTAL_RUNES && truncating) break;
+    if (recorded.includes(text)) continue;
+    recorded.push(text);
+    const header = truncating ? cut(text) : text;
+    if (!valid(header)) continue;
+    if (written + runes(header) <= WARNINGS_TRUNCATE_AT_TOTAL_RUNES || truncating) {
+      written += runes(header);
+      headers.push(header);
+      continue;
+    }
+    // Over the limit: start again with every warning so far cut short.
+    truncating = true;
+    headers = recorded.map(cut).filter(valid);
+    written = headers.reduce((sum, h) => sum + runes(h), 0);
+  }
+  return headers;
 }
 
 /** `pods`, `pods/ephemeralcontainers`, `pods/*`, `*` and `*` + `/*` as the API server reads them. */
@@ -339,29 +414,35 @@ function decodeLikeApiServer(value: unknown): unknown {
   return value;
 }
 
-const strictCeil = (value: number) => Math.ceil(value);
-
 /**
  * The part of cel-go's runtime cost (interpreter/runtimecost.go) that grows with the data: string
  * functions cost by the characters they traverse, `matches` by string length times pattern
  * length. Steps (each select, call, list element) cost about one each in cel-go and are not
  * counted, so this is a lower bound: the harness fails an evaluation for cost only when the real
- * server certainly does, and agrees with it away from the limit (see test/kube/admission-corpus.test.ts).
+ * server certainly does, and agrees with it away from the limit (see test/kube/admission-corpus.test.ts;
+ * measured there: the server's limit is 2,584 containers of 103-character images, the meter's 2,598).
  */
 class CostMeter {
   cost = 0;
 
   traverse(...texts: string[]): void {
-    this.cost += strictCeil(texts.reduce((sum, text) => sum + text.length, 0) * STRING_TRAVERSAL_COST_FACTOR);
+    this.cost += Math.ceil(texts.reduce((sum, text) => sum + size(text), 0) * STRING_TRAVERSAL_COST_FACTOR);
   }
 
   match(text: string, pattern: string): void {
-    this.cost += strictCeil((1 + text.length) * STRING_TRAVERSAL_COST_FACTOR) * strictCeil(pattern.length * REGEX_STRING_LENGTH_COST_FACTOR);
+    this.cost += Math.ceil((1 + size(text)) * STRING_TRAVERSAL_COST_FACTOR) * Math.ceil(size(pattern) * REGEX_STRING_LENGTH_COST_FACTOR);
   }
 
   contain(text: string, substring: string): void {
-    this.cost += strictCeil(text.length * STRING_TRAVERSAL_COST_FACTOR) * strictCeil(substring.length * STRING_TRAVERSAL_COST_FACTOR);
+    this.cost += Math.ceil(size(text) * STRING_TRAVERSAL_COST_FACTOR) * Math.ceil(size(substring) * STRING_TRAVERSAL_COST_FACTOR);
   }
+}
+
+/** A CEL string's size: its code points (UTF-16 length counts some twice). */
+function size(text: string): number {
+  let count = 0;
+  for (const _ of text) count++;
+  return count;
 }
 
 class BufbuildEngine implements CelEngine {

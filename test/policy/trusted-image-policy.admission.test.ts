@@ -45,11 +45,17 @@ describe.each(CORPUS.map((c) => [c.decision, c.name, c] as const))('%s: %s', (_d
     if (admissionCase.decision === 'admit') {
       expect(result).toMatchObject({ warnings: [], auditAnnotations: {} });
     } else {
-      expect(result.warnings.length).toBeGreaterThan(0);
-      expect(result.warnings[0]).toMatch(/^Validation failed for ValidatingAdmissionPolicy 'trusted-images' with binding 'trusted-images': /);
-      expect(result.warnings[0]).toContain(admissionCase.reason);
       const failures = JSON.parse(result.auditAnnotations['validation.policy.admission.k8s.io/validation_failure']);
       expect(failures[0]).toMatchObject({ policy: 'trusted-images', binding: 'trusted-images', validationActions: ['Warn', 'Audit'] });
+      // A message quoting a control character (e.g. a tab in the image) cannot travel in a Warning header: the audit record is all there is.
+      const sendable = !/\p{Cc}/u.test(failures[0].message);
+      expect(result.warnings.length > 0).toBe(sendable);
+      if (sendable) {
+        expect(result.warnings[0]).toMatch(/^Validation failed for ValidatingAdmissionPolicy 'trusted-images' with binding 'trusted-images': /);
+        expect(result.warnings[0]).toContain(admissionCase.reason);
+      } else {
+        expect(failures[0].message).toContain(admissionCase.reason);
+      }
     }
   });
 });

@@ -37,7 +37,7 @@ describe('snapshots', () => {
   const configurations: Array<[string, Partial<TrustedImagePolicyProps>]> = [
     ['defaults', {}],
     ['audit mode, several sources and exemptions', { mode: PolicyMode.AUDIT, trustedSources: [`${HOST}/team-b/`, `${HOST}/team-a`, 'mirror.mycorp.local'], exemptNamespaces: ['registry', 'kube-system'] }],
-    ['pods only, custom name, no exemptions', { workloads: false, name: 'pinned-images', exemptNamespaces: [] }],
+    ['pods only, custom name, no exemptions', { workloads: false, name: 'pinned-images', exemptNamespaces: [], enforceInKubeSystem: true }],
     ['v1beta1', { apiVersion: AdmissionPolicyApiVersion.V1BETA1 }],
   ];
 
@@ -88,6 +88,7 @@ describe('policy', () => {
       { apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['pods', 'pods/ephemeralcontainers'], scope: 'Namespaced' },
     ]);
     expect(policy.spec.variables[0]).toEqual({ name: 'podSpec', expression: 'object.spec' });
+    expect(policy.spec.variables[1]).toEqual({ name: 'oldPodSpec', expression: 'oldObject == null ? null : oldObject.spec' });
   });
 
   test('CEL expressions', () => {
@@ -100,11 +101,24 @@ describe('policy', () => {
         expression: "object.kind == 'Pod' ? object.spec : (object.kind == 'CronJob' ? object.spec.jobTemplate.spec.template.spec : object.spec.template.spec)",
       },
       {
+        name: 'oldPodSpec',
+        expression: "oldObject == null ? null : (oldObject.kind == 'Pod' ? oldObject.spec : (oldObject.kind == 'CronJob' ? oldObject.spec.jobTemplate.spec.template.spec : oldObject.spec.template.spec))",
+      },
+      {
+        // Every image slot of the old object as "<list>/<name>=<image>".
+        name: 'oldSlots',
+        expression: "oldObject == null ? [] : variables.oldPodSpec.containers.map(v, 'containers/' + v.name + '=' + (has(v.image) ? v.image : ''))"
+          + " + (has(variables.oldPodSpec.initContainers) ? variables.oldPodSpec.initContainers : []).map(v, 'initContainers/' + v.name + '=' + (has(v.image) ? v.image : ''))"
+          + " + (has(variables.oldPodSpec.ephemeralContainers) ? variables.oldPodSpec.ephemeralContainers : []).map(v, 'ephemeralContainers/' + v.name + '=' + (has(v.image) ? v.image : ''))"
+          + " + (has(variables.oldPodSpec.volumes) ? variables.oldPodSpec.volumes : []).filter(v, has(v.image)).map(v, 'volumes/' + v.name + '=' + (has(v.image.reference) ? v.image.reference : ''))",
+      },
+      {
+        // Images whose slot is new: all of them on CREATE.
         name: 'images',
-        expression: "variables.podSpec.containers.map(c, has(c.image) ? c.image : '')"
-          + " + (has(variables.podSpec.initContainers) ? variables.podSpec.initContainers.map(c, has(c.image) ? c.image : '') : [])"
-          + " + (has(variables.podSpec.ephemeralContainers) ? variables.podSpec.ephemeralContainers.map(c, has(c.image) ? c.image : '') : [])"
-          + " + (has(variables.podSpec.volumes) ? variables.podSpec.volumes.filter(v, has(v.image)).map(v, has(v.image.reference) ? v.image.reference : '') : [])",
+        expression: "variables.podSpec.containers.filter(v, (size(variables.oldSlots) == 0 || !(('containers/' + v.name + '=' + (has(v.image) ? v.image : '')) in variables.oldSlots))).map(v, (has(v.image) ? v.image : ''))"
+          + " + (has(variables.podSpec.initContainers) ? variables.podSpec.initContainers : []).filter(v, (size(variables.oldSlots) == 0 || !(('initContainers/' + v.name + '=' + (has(v.image) ? v.image : '')) in variables.oldSlots))).map(v, (has(v.image) ? v.image : ''))"
+          + " + (has(variables.podSpec.ephemeralContainers) ? variables.podSpec.ephemeralContainers : []).filter(v, (size(variables.oldSlots) == 0 || !(('ephemeralContainers/' + v.name + '=' + (has(v.image) ? v.image : '')) in variables.oldSlots))).map(v, (has(v.image) ? v.image : ''))"
+          + " + (has(variables.podSpec.volumes) ? variables.podSpec.volumes : []).filter(v, has(v.image) && (size(variables.oldSlots) == 0 || !(('volumes/' + v.name + '=' + (has(v.image.reference) ? v.image.reference : '')) in variables.oldSlots))).map(v, (has(v.image.reference) ? v.image.reference : ''))",
       },
       {
         name: 'untrustedImages',
@@ -154,7 +168,12 @@ describe('binding', () => {
   test('exempt namespaces are sorted, and an empty list applies everywhere', () => {
     expect(synth({ exemptNamespaces: ['registry', 'kube-system'] }).binding.spec.matchResources.namespaceSelector.matchExpressions[0].values)
       .toEqual(['kube-system', 'registry']);
-    expect(synth({ exemptNamespaces: [] }).binding.spec.matchResources).toEqual({});
+    expect(synth({ exemptNamespaces: [], enforceInKubeSystem: true }).binding.spec.matchResources).toEqual({});
+  });
+
+  test('kube-system may be enforced with the acknowledgement, and audited without it', () => {
+    expect(synth({ exemptNamespaces: ['registry'], enforceInKubeSystem: true }).construct.exemptNamespaces).toEqual(['registry']);
+    expect(synth({ exemptNamespaces: [], mode: PolicyMode.AUDIT }).binding.spec.matchResources).toEqual({});
   });
 
   test('custom name applies to both objects', () => {
@@ -177,8 +196,8 @@ describe('construct', () => {
   });
 
   test('output does not depend on input order', () => {
-    const a = synth({ trustedSources: ['b.mycorp.local', 'a.mycorp.local'], exemptNamespaces: ['y', 'x'] }).manifests;
-    const b = synth({ trustedSources: ['a.mycorp.local', 'b.mycorp.local'], exemptNamespaces: ['x', 'y'] }).manifests;
+    const a = synth({ trustedSources: ['b.mycorp.local', 'a.mycorp.local'], exemptNamespaces: ['y', 'kube-system', 'x'] }).manifests;
+    const b = synth({ trustedSources: ['a.mycorp.local', 'b.mycorp.local'], exemptNamespaces: ['x', 'y', 'kube-system'] }).manifests;
     expect(a).toEqual(b);
   });
 });
@@ -201,6 +220,11 @@ describe('validation', () => {
     ['an invalid exempt namespace', { exemptNamespaces: ['Kube_System'] }, `'exemptNamespaces' must be a Kubernetes namespace name (lowercase letters, digits and "-", at most 63 characters, starting and ending with a letter or digit), got "Kube_System"`],
     ['an empty exempt namespace', { exemptNamespaces: [''] }, `'exemptNamespaces' must be a Kubernetes namespace name (lowercase letters, digits and "-", at most 63 characters, starting and ending with a letter or digit), got ""`],
     ['duplicate exempt namespaces', { exemptNamespaces: ['kube-system', 'kube-system'] }, `'exemptNamespaces' must not list the same value twice, got "kube-system"`],
+    ['an unknown mode (JavaScript caller)', { mode: 'audit' as PolicyMode }, `'mode' must be one of PolicyMode.ENFORCE ("ENFORCE"), PolicyMode.AUDIT ("AUDIT"), got "audit"`],
+    ['mode "off"', { mode: 'off' as PolicyMode }, `'mode' must be one of PolicyMode.ENFORCE ("ENFORCE"), PolicyMode.AUDIT ("AUDIT"), got "off"`],
+    ['an unknown apiVersion', { apiVersion: 'v1alpha1' as AdmissionPolicyApiVersion }, `'apiVersion' must be one of AdmissionPolicyApiVersion.V1 ("v1"), AdmissionPolicyApiVersion.V1BETA1 ("v1beta1"), got "v1alpha1"`],
+    ['no exemptions in enforce mode without the acknowledgement', { exemptNamespaces: [] }, `'exemptNamespaces' must include "kube-system" in enforce mode unless 'enforceInKubeSystem' is true: the cluster's own components (CoreDNS, kube-proxy, the CNI) run there from public images and would be refused when their pods are recreated, which can lock the cluster out; mirror their images and run \`trusted-registry preflight\` first, got []`],
+    ['exemptions without kube-system in enforce mode', { exemptNamespaces: ['registry'], enforceInKubeSystem: false }, `'exemptNamespaces' must include "kube-system" in enforce mode unless 'enforceInKubeSystem' is true`],
     ['an invalid name', { name: 'Trusted Images' }, `'name' must be a Kubernetes object name (lowercase DNS subdomain: letters, digits, "-" and ".", at most 253 characters), got "Trusted Images"`],
   ];
 

@@ -1,6 +1,6 @@
 import { Chart, Size, Testing } from 'cdk8s';
 import {
-  HtpasswdSource, PrivateRegistry, PrivateRegistryProps, RegistryConfigOptions, RegistryStorage, RegistryWorkloadKind,
+  HtpasswdSource, PrivateRegistry, PrivateRegistryProps, RegistryConfigOptions, RegistryRole, RegistryStorage, RegistryWorkloadKind,
   renderRegistryConfig, TlsVersion,
 } from '../../src';
 import { findOne, synth, validateAgainstKubernetesSchemas } from '../util/manifests';
@@ -37,7 +37,7 @@ describe('PrivateRegistry refuses input that would fail open or late', () => {
   });
 
   test('fails if the log level is unknown when rendering config.yml alone', () => {
-    expect(() => renderRegistryConfig({ logLevel: 'trace' as 'debug' })).toThrow(`'config.logLevel' must be one of "error", "warn", "info", "debug", got "trace"`);
+    expect(() => renderRegistryConfig(RegistryRole.WRITER, { logLevel: 'trace' as 'debug' })).toThrow(`'config.logLevel' must be one of "error", "warn", "info", "debug", got "trace"`);
   });
 
   test.each<[string, Size, string]>([

@@ -28,7 +28,10 @@ describe('RegistryCertificate.fromCertManager', () => {
     expect(certificate.metadata).toEqual({ name: 'registry-tls', namespace: 'registry' });
     expect(certificate.spec).toEqual({
       secretName: 'registry-tls',
-      dnsNames: ['registry.example.com', 'registry.registry.svc', 'registry.registry.svc.cluster.local'],
+      dnsNames: [
+        'registry.example.com', 'registry.registry.svc', 'registry.registry.svc.cluster.local',
+        'registry-push.registry.svc', 'registry-push.registry.svc.cluster.local',
+      ],
       duration: '2160h',
       renewBefore: '720h',
       usages: ['server auth', 'digital signature'],

@@ -59,7 +59,7 @@ describe('RegistryCertificate.selfSigned', () => {
     const text = openssl('x509', '-in', crt, '-text', '-noout').output;
     expect(text).toContain('Public-Key: (2048 bit)');
     expect(text).toContain('Signature Algorithm: sha256WithRSAEncryption');
-    expect(text).toMatch(/X509v3 Subject Alternative Name: *\n *DNS:registry\.example\.com, DNS:registry\.registry\.svc, DNS:registry\.registry\.svc\.cluster\.local\n/);
+    expect(text).toMatch(/X509v3 Subject Alternative Name: *\n *DNS:registry\.example\.com, DNS:registry\.registry\.svc, DNS:registry\.registry\.svc\.cluster\.local, DNS:registry-push\.registry\.svc, DNS:registry-push\.registry\.svc\.cluster\.local\n/);
     expect(text).toMatch(/X509v3 Extended Key Usage: *\n *TLS Web Server Authentication\n/);
     expect(text).toMatch(/X509v3 Basic Constraints: critical\n *CA:FALSE\n/);
     expect(text).toMatch(/X509v3 Key Usage: critical\n *Digital Signature, Key Encipherment\n/);

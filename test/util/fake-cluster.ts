@@ -1,5 +1,5 @@
 import { spawnSync } from 'child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { which } from './binaries';
@@ -12,6 +12,15 @@ export interface ScriptResult {
 }
 
 /**
+ * The shells the scripts must work under: BusyBox `sh` (what the Jobs run) and dash (a second,
+ * strict POSIX shell, so the scripts rely on nothing BusyBox-specific).
+ */
+export type Shell = 'busybox' | 'dash';
+
+/** Every shell the scripts are tested under. */
+export const SHELLS: readonly Shell[] = ['busybox', 'dash'];
+
+/**
  * A directory standing in for the Kubernetes API (see fake-kubectl.js) and a runner for the
  * credentials scripts against it, with the real `htpasswd` and the real kubectl for everything
  * that works offline.
@@ -20,8 +29,15 @@ export class FakeCluster {
   /** Where the objects are stored: `<namespace>/<Kind>/<name>.json`. */
   public readonly stateDir: string;
   private readonly binDir: string;
+  private readonly shellCommand: string;
+  private readonly path: string;
 
-  constructor() {
+  /**
+   * @param shell the shell that runs the scripts. Under BusyBox, PATH holds only BusyBox's applets,
+   * the fake kubectl and htpasswd, as in the Jobs' containers, so a script cannot lean on a tool
+   * the images lack.
+   */
+  constructor(shell: Shell = 'dash') {
     const root = mkdtempSync(join(tmpdir(), 'fake-cluster-'));
     this.stateDir = join(root, 'state');
     this.binDir = join(root, 'bin');
@@ -31,13 +47,30 @@ export class FakeCluster {
     const shim = join(this.binDir, 'kubectl');
     writeFileSync(shim, `#!/bin/sh\nexec "${process.execPath}" "${join(__dirname, 'fake-kubectl.js')}" "$@"\n`);
     chmodSync(shim, 0o755);
+    if (shell === 'busybox') {
+      const applets = join(root, 'busybox');
+      mkdirSync(applets);
+      const installed = spawnSync(which('busybox')!, ['--install', '-s', applets]);
+      if (installed.status !== 0) {
+        throw new Error(`busybox --install failed: ${installed.stderr}`);
+      }
+      const htpasswd = which('htpasswd');
+      if (htpasswd) {
+        symlinkSync(htpasswd, join(this.binDir, 'htpasswd'));
+      }
+      this.shellCommand = join(applets, 'sh');
+      this.path = `${applets}:${this.binDir}`;
+    } else {
+      this.shellCommand = which('dash')!;
+      this.path = `${this.binDir}:${process.env.PATH}`;
+    }
   }
 
-  /** Runs `script` with `sh`, `kubectl` resolving to the fake, and `env` added to the environment. */
+  /** Runs `script` with the shell, `kubectl` resolving to the fake, and `env` added to the environment. */
   public run(script: string, env: Record<string, string>): ScriptResult {
-    const result = spawnSync('sh', ['-c', script], {
+    const result = spawnSync(this.shellCommand, ['-c', script], {
       env: {
-        PATH: `${this.binDir}:${process.env.PATH}`,
+        PATH: this.path,
         REAL_KUBECTL: which('kubectl')!,
         FAKE_KUBE_STATE: this.stateDir,
         ...env,
