@@ -161,7 +161,7 @@ umask 077
 cd "$CREDENTIALS_DIR"
 
 require_generation GENERATION "$GENERATION"
-for file in htpasswd push.dockerconfigjson pull.dockerconfigjson; do
+for file in push.htpasswd pull.htpasswd push.dockerconfigjson pull.dockerconfigjson; do
   [ -s "$file" ] || fail "$CREDENTIALS_DIR/$file is missing or empty: the generate container did not finish"
 done
 
