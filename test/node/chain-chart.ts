@@ -32,14 +32,15 @@ export function synthesizeChain(options: ChainChartOptions): { manifests: Manife
         generation: options.generation,
         htpasswdImage: images.htpasswd.reference,
         kubectlImage: images.kubectl.reference,
+        shellImage: images.shell.reference,
       }),
       certificate,
     },
     // Every 5 s instead of every minute, so the test waits seconds for a change to reach the node.
-    nodeTrust: { mode: NodeTrustMode.CONTAINERD, image: images.shell.reference, kubectlImage: images.kubectl.reference, interval: Duration.seconds(5) },
+    nodeTrust: { mode: NodeTrustMode.CONTAINERD, image: images.shell.reference, kubectlImage: images.kubectl.reference, shellImage: images.shell.reference, interval: Duration.seconds(5) },
     policyMode: PolicyMode.ENFORCE,
   });
-  chart.grantPull('PullAccess', { namespaces: [TEAM_NAMESPACE], serviceAccounts: ['default'], kubectlImage: images.kubectl.reference });
+  chart.grantPull('PullAccess', { namespaces: [TEAM_NAMESPACE], serviceAccounts: ['default'], kubectlImage: images.kubectl.reference, shellImage: images.shell.reference });
   return { manifests: Testing.synth(chart) as Manifest[], chart, certificatePem: certificate.certificatePem };
 }
 
