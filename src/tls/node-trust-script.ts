@@ -348,6 +348,9 @@ done
 `;
 }
 
+/** How long the resolver waits for the API server's answer. */
+const RESOLVER_REQUEST_TIMEOUT_SECONDS = 20;
+
 /**
  * The POSIX shell script the NodeTrust DaemonSet's `resolve` container runs (sh and kubectl): it
  * reads the registry Service from the API with the pod's ServiceAccount (allowed to `get` that one
@@ -368,12 +371,21 @@ log() {
   echo "resolve: $*" >&2
 }
 
+# kubectl given --request-timeout (or any other client-configuration flag) skips the in-cluster
+# configuration and dials localhost:8080 (kubernetes/kubernetes#93474): the shell bounds the
+# request instead, killing kubectl after ${RESOLVER_REQUEST_TIMEOUT_SECONDS} seconds.
 resolve_once() {
-  if answer=$(kubectl get service '${name}' --namespace '${namespace}' --request-timeout=20s --output 'jsonpath={.spec.type} {.spec.clusterIP}'); then
-    if printf '%s\\n' "$answer" > "$ANSWER_FILE.tmp" && mv -f "$ANSWER_FILE.tmp" "$ANSWER_FILE"; then
+  kubectl get service '${name}' --namespace '${namespace}' --output 'jsonpath={.spec.type} {.spec.clusterIP}' > "$ANSWER_FILE.tmp" &
+  request=$!
+  ( sleep ${RESOLVER_REQUEST_TIMEOUT_SECONDS}; kill "$request" 2>/dev/null ) > /dev/null 2>&1 &
+  timer=$!
+  if wait "$request"; then
+    kill "$timer" 2>/dev/null
+    if echo >> "$ANSWER_FILE.tmp" && mv -f "$ANSWER_FILE.tmp" "$ANSWER_FILE"; then
       return 0
     fi
   fi
+  kill "$timer" 2>/dev/null
   rm -f "$ANSWER_FILE" "$ANSWER_FILE.tmp"
   log "could not read Service ${namespace}/${name} from the API; answer removed"
   return 1

@@ -321,7 +321,9 @@ export class NodeTrust extends Construct {
               // Makes the shared answer volume writable for the resolver's uid.
               fsGroup: RESOLVER_USER_ID,
             },
-            initContainers: [shellInitContainer(shellImage)],
+            // runAsNonRoot alone makes the kubelet refuse a shell image whose user is root (BusyBox's
+            // is), and this pod sets no pod-wide uid: the copy runs as the resolver it is for.
+            initContainers: [withUser(shellInitContainer(shellImage), RESOLVER_USER_ID)],
             containers: [nodeTrustContainer, resolverContainer],
             volumes: [
               { name: 'scripts', configMap: { name, items: [SCRIPT_KEYS.nodeTrust, SCRIPT_KEYS.resolver].map((key) => ({ key, path: key })) } },
@@ -409,4 +411,9 @@ function validateCertificatePem(prop: string, pem: string): void {
   } catch (error) {
     invalid(prop, `must be a PEM certificate ("-----BEGIN CERTIFICATE-----..."): ${(error as Error).message}`, `${pem.slice(0, 40)}...`);
   }
+}
+
+/** `container` running as `uid` (and the same gid). */
+function withUser(container: k8s.Container, uid: number): k8s.Container {
+  return { ...container, securityContext: { ...container.securityContext, runAsUser: uid, runAsGroup: uid } };
 }

@@ -32,6 +32,17 @@ describe('the chart\'s workloads', () => {
     }
   });
 
+  test('fails if a container must run as non-root without a uid: the kubelet then refuses any image whose user is root (BusyBox\'s)', () => {
+    // Found on a real node (test/node): NodeTrust's shell copy had runAsNonRoot, no uid, and BusyBox's root user.
+    for (const [owner, spec] of podSpecs(manifests)) {
+      for (const container of [...(spec.initContainers ?? []), ...spec.containers]) {
+        const nonRoot = container.securityContext?.runAsNonRoot ?? spec.securityContext?.runAsNonRoot;
+        const uid = container.securityContext?.runAsUser ?? spec.securityContext?.runAsUser;
+        if (nonRoot) expect({ owner, container: container.name, uid: typeof uid === 'number' && uid > 0 }).toEqual({ owner, container: container.name, uid: true });
+      }
+    }
+  });
+
   test('fails if an image is not one of IMAGES, pinned by digest, or comes from the withdrawn Bitnami catalogue', () => {
     const images = podSpecs(manifests).flatMap(([, spec]) => [...(spec.initContainers ?? []), ...spec.containers].map((c: { image: string }) => c.image));
     expect(new Set(images)).toEqual(new Set(Object.values(IMAGES)));

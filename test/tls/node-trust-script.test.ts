@@ -466,7 +466,9 @@ describeWithBinaries('renderServiceResolverScript', ['kubectl', 'busybox'], () =
 
     // THEN
     expect(result).toEqual({ status: 0, stderr: '', answer: 'ClusterIP 10.96.12.34\n' });
-    expect(api.calls()).toEqual(['get service registry --namespace images --request-timeout=20s --output jsonpath={.spec.type} {.spec.clusterIP}']);
+    // No client-configuration flag (such as --request-timeout): with one, kubectl ignores the
+    // in-cluster configuration and dials localhost:8080 (kubernetes/kubernetes#93474).
+    expect(api.calls()).toEqual(['get service registry --namespace images --output jsonpath={.spec.type} {.spec.clusterIP}']);
     expect(readFileSync(join(api.dir, 'resolve-service.sh'), 'utf-8')).not.toMatch(/nslookup|getent|dig |host /);
   });
 

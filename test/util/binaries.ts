@@ -15,6 +15,11 @@ export const BINARY_SOURCES = {
   'kubectl': { url: 'https://kubernetes.io/docs/tasks/tools/' },
   'unshare': { debian: 'util-linux' },
   'setpriv': { debian: 'util-linux' },
+  'nsenter': { debian: 'util-linux' },
+  'containerd': { debian: 'containerd' },
+  'ctr': { debian: 'containerd' },
+  'runc': { debian: 'runc' },
+  'ip': { debian: 'iproute2' },
 } as const satisfies Record<string, { readonly debian: string } | { readonly url: string }>;
 
 /** A binary a suite can declare it needs. */
