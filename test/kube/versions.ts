@@ -54,7 +54,8 @@ export function kubeBinDir(version: string, env: NodeJS.ProcessEnv = process.env
   return join(kubeCacheDir(env), `v${version}`, 'bin');
 }
 
-function executable(path: string): boolean {
+/** Whether `path` is a file this process may execute. */
+export function executable(path: string): boolean {
   try {
     accessSync(path, constants.X_OK);
     return true;

@@ -1,7 +1,6 @@
-import { accessSync, constants } from 'fs';
 import { join } from 'path';
 import { Binary, installHint, which } from '../util/binaries';
-import { kubeBinDir, missingKubePrerequisites } from '../kube/versions';
+import { executable, kubeBinDir, missingKubePrerequisites } from '../kube/versions';
 
 /** The binaries the node tier runs on this machine (beyond the control plane's). */
 export const NODE_BINARIES: readonly Binary[] = [
@@ -15,14 +14,6 @@ const CNI_PLUGINS = ['bridge', 'host-local', 'loopback'];
 /** The Kubernetes binaries a node needs besides the control plane's. */
 const NODE_KUBE_BINARIES = ['kube-scheduler', 'kubelet'];
 
-function executable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * What is missing to run a node of Kubernetes `version` here, as sentences saying what to install
