@@ -157,7 +157,7 @@ async function cleanUp(client: KubeClient, request: AdmissionRequest, name: stri
  * `kube-api-access-x7k2q`) end in five characters of its random alphabet; they differ between
  * two otherwise identical objects.
  */
-export function maskGeneratedNames(text: string): string {
+function maskGeneratedNames(text: string): string {
   return text.replace(/\b([a-z0-9]+(?:[.-][a-z0-9]+)*)-[bcdfghjklmnpqrstvwxz2456789]{5}\b/g, '$1-<generated>');
 }
 
