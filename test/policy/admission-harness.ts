@@ -496,7 +496,13 @@ class CelJsEngine implements CelEngine {
     if (Atomics.wait(this.signal, 0, 0, 30_000) === 'timed-out') {
       throw new Error('cel-js worker did not answer within 30 s');
     }
-    const reply = receiveMessageOnPort(this.port);
+    let reply = receiveMessageOnPort(this.port);
+    // Under heavy load the signal was once seen before the reply was (the reply then answered the
+    // next call, shifting every later one): give the reply up to 5 s to show up.
+    for (let waited = 0; !reply && waited < 5_000; waited++) {
+      Atomics.wait(this.signal, 0, 1, 1);
+      reply = receiveMessageOnPort(this.port);
+    }
     if (!reply) throw new Error('cel-js worker signalled without a reply');
     return reply.message as Outcome;
   }
