@@ -227,8 +227,10 @@ export class TrustedImagePolicy extends Construct {
       },
       variables: [
         { name: 'podSpec', expression: workloads ? podSpecOfAnyWorkload('object') : 'object.spec' },
-        // null on CREATE; only read (through oldSlots) on UPDATE.
-        { name: 'oldPodSpec', expression: `oldObject == null ? null : ${workloads ? `(${podSpecOfAnyWorkload('oldObject')})` : 'oldObject.spec'}` },
+        // null on CREATE; only read (through oldSlots) on UPDATE. The pod spec comes first: the
+        // type checker gives a conditional the type of its first branch, and `null` first would
+        // type the variable as null ("type 'null' does not support field selection" in oldSlots).
+        { name: 'oldPodSpec', expression: `oldObject != null ? ${workloads ? `(${podSpecOfAnyWorkload('oldObject')})` : 'oldObject.spec'} : null` },
         { name: 'oldSlots', expression: OLD_SLOTS_EXPRESSION },
         { name: 'images', expression: IMAGES_EXPRESSION },
         // Source strings are validated to [a-z0-9._/-], so quoting them in CEL needs no escaping.

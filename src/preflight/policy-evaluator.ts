@@ -1,6 +1,6 @@
-import { celEnv, CelResult, CelValue, isCelError, isCelList, isCelMap, parse, plan } from '@bufbuild/cel';
-import { strings } from '@bufbuild/cel/ext';
+import { celError, CelResult, CelValue, isCelError, isCelList, isCelMap, parse, plan } from '@bufbuild/cel';
 import { RE2JS } from '@bufbuild/re2';
+import { COST_LIMIT_ERROR, CostMeter, meteredCelEnv } from './cel-cost';
 
 /**
  * Evaluates ValidatingAdmissionPolicies and their bindings on admission requests the way the
@@ -8,9 +8,13 @@ import { RE2JS } from '@bufbuild/re2';
  * 1.30), with the @bufbuild/cel engine: resource rules, namespace and object selectors,
  * `matchConditions`, `variables` (an erroring variable fails only what reads it),
  * `validations` with `messageExpression` (dropped when not a single-line string of at most
- * 5120 bytes), `failurePolicy` and `validationActions`. Params, the authorizer, audit annotations,
- * `matchPolicy: Equivalent` conversion and CEL cost budgets are not evaluated. The test suite
- * checks every decision against a second CEL engine (test/policy/admission-harness.ts).
+ * 5120 bytes), `failurePolicy`, `validationActions` and the CEL runtime cost limit per
+ * expression (an expression over it fails, so the policy fails closed as on the server; the
+ * meter is a lower bound, see cel-cost.ts). Params, the authorizer, audit annotations,
+ * `matchPolicy: Equivalent` conversion and the per-policy cost budget are not evaluated. It reports
+ * every violation, including those whose warning the server cannot deliver (a `Warning` header
+ * holds no control character): preflight asks what enforce would refuse. The test suite checks
+ * every decision against a second CEL engine (test/policy/admission-harness.ts).
  */
 
 /** The parts of an admission request a policy can see. */
@@ -62,10 +66,11 @@ export class PolicyEvaluator {
   public readonly policies = new Map<string, Manifest>();
   /** The ValidatingAdmissionPolicyBindings found in the manifests. */
   public readonly bindings: Manifest[] = [];
+  private readonly meter = new CostMeter();
   // The Kubernetes CEL environment includes the cel-go strings extension (join, lowerAscii, ...).
   // `matches` uses the same RE2 engine as by default, but compiles each pattern once instead of
   // on every call (which took most of the time on large dumps).
-  private readonly environment = celEnv({ funcs: strings, re2: new CachingRe2() });
+  private readonly environment = meteredCelEnv(this.meter, new CachingRe2());
   private readonly plans = new Map<string, Planned>();
 
   /** Takes the policies and bindings from any list of manifests (other kinds are ignored). */
@@ -162,14 +167,16 @@ export class PolicyEvaluator {
     return `failed expression: ${validation.expression.trim()}`;
   }
 
-  /** Each expression is parsed and planned once, then evaluated per request. */
+  /** Each expression is parsed and planned once, then evaluated (and metered on its own) per request. */
   private run(expression: string, context: Record<string, unknown>): CelResult {
     let planned = this.plans.get(expression);
     if (!planned) {
       planned = plan(this.environment, parse(expression));
       this.plans.set(expression, planned);
     }
-    return planned(context as any);
+    this.meter.cost = 0;
+    const result = planned(context as any);
+    return this.meter.exceeded ? celError(COST_LIMIT_ERROR) : result;
   }
 }
 

@@ -104,13 +104,13 @@ const LACKING: Record<string, (kind: string) => boolean> = {
 
 /**
  * Issues the checker reports for a variable as written, each harmless: a variable reading
- * `object.spec.jobTemplate` or `object.spec.template` does so behind an `object.kind` guard, and
+ * `object.spec.jobTemplate` or `object.spec.template` (or the same of `oldObject`) does so behind a `.kind` guard, and
  * the checker types every branch against every kind, so each kind lacking the field reports it.
  * Kubernetes 1.30 has no image volumes (`volumes[].image`, 1.31+), which `images` reads behind `has()`.
  */
 function expectedVariableIssues(cluster: KubeCluster, variable: { name: string; expression: string }, kind: string, variables: Array<{ name: string; expression: string }>): string[] {
   const guarded = Object.entries(LACKING)
-    .filter(([field, lacks]) => new RegExp(`\\b(object|oldObject)\\.spec\\.${field}\\b`).test(variable.expression) && lacks(kind))
+    .filter(([field, lacks]) => new RegExp(`\\b(?:object|oldObject)\\.spec\\.${field}\\b`).test(variable.expression) && lacks(kind))
     .map(([field]) => `undefined field '${field}'`);
   const volumeImage = cluster.minor < 31 && /\bv\.image\b/.test(variable.expression) ? ["undefined field 'image'"] : [];
   // A variable that is null on CREATE (`oldObject == null ? null : ...`) has the type null to the

@@ -33,6 +33,8 @@ interface RealOutcome {
   readonly refusal?: string;
   readonly warnings: string[];
   readonly auditId: string;
+  /** The object the server stored (or, on a dry run, would have stored). */
+  readonly object?: unknown;
 }
 
 /** A corpus and the policies it is about. */
@@ -64,6 +66,51 @@ function renamed(request: AdmissionRequest, name: string): AdmissionRequest {
   return { ...request, object: rename(request.object), oldObject: rename(request.oldObject) };
 }
 
+/**
+ * The strategic-merge patch that turns the case's oldObject into its object on the server, as
+ * `kubectl apply` computes it: named list items (containers, volumes...) merge by name, so the
+ * items the new object no longer has are deleted explicitly (a plain patch would keep them and
+ * the server would judge another object than the harness); finalizers likewise; fields the new
+ * object drops are set to null. Fields only the server set (defaults, the token volume) stay.
+ */
+function strategicMergePatch(oldValue: any, newValue: any): any {
+  const patch: Record<string, unknown> = {};
+  const isNamed = (item: unknown) => item !== null && typeof item === 'object' && typeof (item as any).name === 'string';
+  for (const [key, value] of Object.entries(newValue)) {
+    const old = oldValue?.[key];
+    if (Array.isArray(value) && Array.isArray(old) && value.every(isNamed) && old.every(isNamed)) {
+      const kept = new Set(value.map((item: any) => item.name));
+      patch[key] = [...value, ...old.filter((item: any) => !kept.has(item.name)).map((item: any) => ({ name: item.name, $patch: 'delete' }))];
+    } else if (key === 'finalizers' && Array.isArray(old)) {
+      patch[key] = value;
+      patch[`$deleteFromPrimitiveList/${key}`] = old.filter((item: unknown) => !(value as unknown[]).includes(item));
+    } else if (value !== null && typeof value === 'object' && !Array.isArray(value) && old !== null && typeof old === 'object' && !Array.isArray(old)) {
+      patch[key] = strategicMergePatch(old, value);
+    } else {
+      patch[key] = value;
+    }
+  }
+  for (const key of Object.keys(oldValue ?? {})) {
+    if (!(key in newValue)) patch[key] = null;
+  }
+  return patch;
+}
+
+/** Pods carry the spec directly, CronJobs two templates down, every other workload in `spec.template`. */
+function podSpecOf(object: any): any {
+  if (object?.kind === 'Pod') return object.spec;
+  if (object?.kind === 'CronJob') return object.spec?.jobTemplate?.spec?.template?.spec;
+  return object?.spec?.template?.spec;
+}
+
+/** Every image slot of an object, in order: `<list>/<item name>=<image>`, as the policy's UPDATE check sees them. */
+function imageSlots(object: unknown): string[] {
+  const spec = podSpecOf(object) ?? {};
+  return ['containers', 'initContainers', 'ephemeralContainers', 'volumes'].flatMap((list) => ((spec[list] ?? []) as any[])
+    .filter((item) => list !== 'volumes' || item?.image !== undefined)
+    .map((item) => `${list}/${item?.name}=${list === 'volumes' ? item.image?.reference : item?.image}`));
+}
+
 function objectPath(request: AdmissionRequest, name: string): string {
   return `${collectionPath(request.resource, request.namespace)}/${name}`;
 }
@@ -83,7 +130,7 @@ async function send(client: KubeClient, request: AdmissionRequest, name: string,
     response = await client.request('PATCH', `${objectPath(request, name)}/ephemeralcontainers${query}`, { body, contentType: patch, headers });
   } else if (request.operation === 'UPDATE') {
     const sub = request.subResource ? `/${request.subResource}` : '';
-    response = await client.request('PATCH', `${objectPath(request, name)}${sub}${query}`, { body: request.object, contentType: patch, headers });
+    response = await client.request('PATCH', `${objectPath(request, name)}${sub}${query}`, { body: strategicMergePatch(request.oldObject, request.object), contentType: patch, headers });
   } else if (request.operation === 'DELETE') {
     response = await client.request('DELETE', `${objectPath(request, name)}${query}`, { headers });
   } else {
@@ -98,11 +145,15 @@ async function send(client: KubeClient, request: AdmissionRequest, name: string,
     refusal: admitted ? undefined : [`${response.status} ${response.body?.reason ?? ''}`, ...causes].join('; '),
     warnings: response.warnings,
     auditId,
+    object: admitted ? response.body : undefined,
   };
 }
 
-/** Deletes what a request left behind, without waiting. */
+/** Deletes what a request left behind, without waiting (dropping finalizers the corpus gave it first). */
 async function cleanUp(client: KubeClient, request: AdmissionRequest, name: string): Promise<void> {
+  if ((request.oldObject as any)?.metadata?.finalizers) {
+    await client.request('PATCH', objectPath(request, name), { body: { metadata: { finalizers: null } }, contentType: 'application/merge-patch+json' });
+  }
   await client.request('DELETE', `${objectPath(request, name)}?propagationPolicy=Background&gracePeriodSeconds=0`);
 }
 
@@ -225,6 +276,18 @@ export function describeCorpusOnRealServer(corpus: RealServerCorpus): void {
       const skipped = corpus.cases.filter((c) => !cases.some(({ admissionCase }) => admissionCase === c));
       expect(skipped.every((c) => usesImageVolumes(c.request))).toBe(true);
       if (cluster.featureGates.includes('ImageVolume=true')) expect(skipped).toEqual([]);
+    });
+
+    test('every UPDATE the server lets through is of the object the harness judges (the same image slots)', () => {
+      // The baseline phase is a dry run with no policy: the server answers with the object it would
+      // store, which is what the policy sees in the later phases.
+      const updates = cases.filter(({ admissionCase }) => admissionCase.request.operation === 'UPDATE');
+      expect(updates.length).toBeGreaterThan(0);
+      const judged = updates.filter(({ index }) => results.baseline.get(index)!.admitted);
+      expect(judged.map(({ index, admissionCase }) => [admissionCase.name, imageSlots(results.baseline.get(index)!.object)]))
+        .toEqual(judged.map(({ admissionCase }) => [admissionCase.name, imageSlots(admissionCase.request.object)]));
+      // A pod's spec is immutable but for images, so some smuggling attempts stop there; the rest must reach the policy.
+      expect(judged.length).toBeGreaterThan(updates.length / 2);
     });
 
     describe.each(cases.map(({ index, admissionCase }) => [admissionCase.decision, admissionCase.name, index, admissionCase] as const))('%s: %s', (_decision, _name, index, admissionCase) => {

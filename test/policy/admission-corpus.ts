@@ -195,16 +195,17 @@ function updateWorkload(kind: WorkloadKind, oldSpec: object, newSpec: object, ch
   return { operation: 'UPDATE', resource: WORKLOADS[kind].resource, namespace: 'apps', object, oldObject: workload(kind, oldSpec) };
 }
 
-function withPodMetadata(request: AdmissionRequest, metadata: object): AdmissionRequest {
+function withPodMetadata(request: AdmissionRequest, metadata: object, oldMetadata: object = {}): AdmissionRequest {
   const object = request.object as { metadata: object };
-  return { ...request, object: { ...object, metadata: { ...object.metadata, ...metadata } } };
+  const oldObject = request.oldObject as { metadata: object };
+  return { ...request, object: { ...object, metadata: { ...object.metadata, ...metadata } }, oldObject: { ...oldObject, metadata: { ...oldObject.metadata, ...oldMetadata } } };
 }
 
 // UPDATE semantics: only images that are new or changed compared with oldObject (per list and
 // item name) are checked, so objects admitted before enforce can still be updated, while no
 // rename, move or addition brings an unchecked image in.
 const updates: AdmissionCase[] = [
-  { name: 'UPDATE removing a finalizer from a pod admitted before enforce', why: 'its images are unchanged, so the pod can terminate', request: withPodMetadata(updatePod(LEGACY, LEGACY), { finalizers: [] }), decision: 'admit' },
+  { name: 'UPDATE removing a finalizer from a pod admitted before enforce', why: 'its images are unchanged, so the pod can terminate', request: withPodMetadata(updatePod(LEGACY, LEGACY), { finalizers: [] }, { finalizers: ['example.com/cleanup'] }), decision: 'admit' },
   { name: 'UPDATE adding a label to a pod admitted before enforce', why: 'metadata-only change', request: withPodMetadata(updatePod(LEGACY, LEGACY), { labels: { team: 'a' } }), decision: 'admit' },
   ...(Object.keys(WORKLOADS) as WorkloadKind[]).map((kind): AdmissionCase => ({
     name: `label-only UPDATE of a ${kind} admitted before enforce`,
@@ -215,7 +216,8 @@ const updates: AdmissionCase[] = [
   { name: 'scaling a Deployment admitted before enforce', why: 'replicas change, images do not (new pods are still checked on CREATE)', request: updateWorkload('Deployment', LEGACY, LEGACY, (object) => { object.spec.replicas = 5; }), decision: 'admit' },
   { name: 'UPDATE pinning one image of an old pod, keeping the others', why: 'only the changed slot is checked and it is good', request: updatePod(LEGACY, { ...LEGACY, containers: containers([GOOD, GOOD]) }), decision: 'admit' },
   { name: 'kubectl debug with a good image on a pod admitted before enforce', why: 'the new ephemeral container is checked and good; the old images are not re-checked', request: updatePod(LEGACY, { ...LEGACY, ephemeralContainers: [{ name: 'debug', image: GOOD }] }, 'ephemeralcontainers'), decision: 'admit' },
-  { name: 'UPDATE removing a bad container', why: 'nothing new is introduced', request: updatePod(LEGACY, { ...LEGACY, containers: [{ name: 'c1', image: GOOD }] }), decision: 'admit' },
+  // A pod's containers cannot be removed (the API server refuses it before admission); a template's can.
+  { name: 'UPDATE removing a bad container from a Deployment admitted before enforce', why: 'nothing new is introduced', request: updateWorkload('Deployment', LEGACY, { ...LEGACY, containers: [{ name: 'c1', image: GOOD }] }), decision: 'admit' },
   { name: 'smuggling: rename a container keeping its bad image', why: 'the slot is identified by list and name, so a renamed container is new', request: updatePod(LEGACY, { ...LEGACY, containers: [{ name: 'renamed', image: 'nginx:1.27' }, { name: 'c1', image: GOOD }] }), decision: 'refuse', reason: 'refused: "nginx:1.27"' },
   { name: 'smuggling: move an image from initContainers to containers', why: 'the slot includes the list', request: updatePod(LEGACY, { ...LEGACY, containers: [...LEGACY.containers, { name: 'init0', image: 'busybox' }] }), decision: 'refuse', reason: 'refused: "busybox"' },
   { name: 'smuggling: move an image from containers to initContainers', why: 'the slot includes the list', request: updatePod(LEGACY, { ...LEGACY, initContainers: [{ name: 'c0', image: 'nginx:1.27' }] }), decision: 'refuse', reason: 'refused: "nginx:1.27"' },
@@ -227,6 +229,11 @@ const updates: AdmissionCase[] = [
   { name: 'smuggling: kubectl debug with a bad image on a pod admitted before enforce', why: 'a new ephemeral container on the subresource is checked', request: updatePod(LEGACY, { ...LEGACY, ephemeralContainers: [{ name: 'debug', image: 'busybox' }] }, 'ephemeralcontainers'), decision: 'refuse', reason: 'refused: "busybox"' },
   { name: 'smuggling: ephemeral container copying an old container\'s name and image', why: 'the slot includes the list', request: updatePod(LEGACY, { ...LEGACY, ephemeralContainers: [{ name: 'c0', image: 'nginx:1.27' }] }, 'ephemeralcontainers'), decision: 'refuse', reason: 'refused: "nginx:1.27"' },
   { name: 'smuggling: Deployment template gains a bad sidecar next to old bad images', why: 'a new slot in the template', request: updateWorkload('Deployment', LEGACY, { ...LEGACY, containers: [...LEGACY.containers, { name: 'sidecar', image: 'envoyproxy/envoy:v1.30' }] }), decision: 'refuse', reason: 'refused: "envoyproxy/envoy:v1.30"' },
+  // A pod's spec is immutable but for images, so the API server itself refuses the pod renames and
+  // moves above before admission; a template's is not, so there the policy alone stops them.
+  { name: 'smuggling: Deployment renames a container keeping its bad image', why: 'a renamed slot in the template', request: updateWorkload('Deployment', LEGACY, { ...LEGACY, containers: [{ name: 'renamed', image: 'nginx:1.27' }, { name: 'c1', image: GOOD }] }), decision: 'refuse', reason: 'refused: "nginx:1.27"' },
+  { name: 'smuggling: StatefulSet moves an image from initContainers to containers', why: 'the slot includes the list', request: updateWorkload('StatefulSet', LEGACY, { ...LEGACY, initContainers: [], containers: [...LEGACY.containers, { name: 'init0', image: 'busybox' }] }), decision: 'refuse', reason: 'refused: "busybox"' },
+  { name: 'smuggling: DaemonSet renames an image volume keeping its reference', why: 'the slot includes the volume name', request: updateWorkload('DaemonSet', LEGACY, { ...LEGACY, volumes: [{ name: 'other', image: { reference: 'quay.io/data/set:v1' } }] }), decision: 'refuse', reason: 'refused: "quay.io/data/set:v1"' },
   { name: 'smuggling: CronJob renames its init container', why: 'a renamed slot in the job template', request: updateWorkload('CronJob', LEGACY, { ...LEGACY, initContainers: containers(['busybox'], 'setup') }), decision: 'refuse', reason: 'refused: "busybox"' },
   { name: 'UPDATE of an old pod to an unpinned trusted image', why: 'a changed slot is checked for the digest too', request: updatePod(LEGACY, { ...LEGACY, containers: [{ name: 'c0', image: 'registry.mycorp.local/team/app:v2' }, { name: 'c1', image: GOOD }] }), decision: 'refuse', reason: `${UNPINNED} (name[:tag]@sha256:<64 lowercase hex>), refused: "registry.mycorp.local/team/app:v2"` },
 ];

@@ -37,7 +37,7 @@
  * - CEL runtime cost, as a lower bound: string functions (`matches`, `startsWith`, `endsWith`,
  *   `contains`, `+`) metered with cel-go's factors, and an expression or variable over the
  *   per-call limit (1,000,000) fails with cel-go's `operation cancelled: actual cost limit
- *   exceeded`. cel-go also charges about one unit per step (select, call, list element), which the
+ *   exceeded` (src/preflight/cel-cost.ts, which the preflight evaluator shares). cel-go also charges about one unit per step (select, call, list element), which the
  *   harness does not, so near the limit the server refuses a little earlier: the corpus keeps its
  *   cost cases far from it (4,000 containers or a 400,000-character image refused, 250 containers
  *   or 20,000 characters admitted);
@@ -63,10 +63,10 @@
  */
 import * as path from 'path';
 import { MessageChannel, MessagePort, receiveMessageOnPort, Worker } from 'worker_threads';
-import { celEnv, celFunc, celList, CelList, celListConcat, celMethod, CelScalar, CelValue, isCelError, isCelList, isCelMap, listType, parse, plan } from '@bufbuild/cel';
-import { strings } from '@bufbuild/cel/ext';
+import { CelValue, isCelError, isCelList, isCelMap, parse, plan } from '@bufbuild/cel';
 import { Yaml } from 'cdk8s';
 import * as YAML from 'yaml';
+import { COST_LIMIT_ERROR, CostMeter, meteredCelEnv } from '../../src/preflight/cel-cost';
 
 export type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
 
@@ -121,13 +121,6 @@ const ADMISSION_GROUP = 'admissionregistration.k8s.io';
 const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
 const MAX_MESSAGE_BYTES = 5 * 1024;
 const VALIDATION_FAILURE_ANNOTATION = 'validation.policy.admission.k8s.io/validation_failure';
-/** The most one expression (or variable) may cost at run time: k8s.io/apiserver/pkg/apis/cel PerCallLimit. */
-export const PER_CALL_COST_LIMIT = 1_000_000;
-/** cel-go's message when an evaluation's runtime cost passes its limit. */
-const COST_LIMIT_ERROR = 'operation cancelled: actual cost limit exceeded';
-/** cel-go's cost factors (common/cost.go): per character traversed, and per character of a regular expression. */
-const STRING_TRAVERSAL_COST_FACTOR = 0.1;
-const REGEX_STRING_LENGTH_COST_FACTOR = 0.25;
 
 /** Writes the manifests as YAML with `cdk8s synth`'s serializer and reads them back, i.e. what it puts on disk. */
 export function roundTripYaml(manifests: readonly unknown[]): unknown[] {
@@ -414,42 +407,11 @@ function decodeLikeApiServer(value: unknown): unknown {
   return value;
 }
 
-/**
- * The part of cel-go's runtime cost (interpreter/runtimecost.go) that grows with the data: string
- * functions cost by the characters they traverse, `matches` by string length times pattern
- * length. Steps (each select, call, list element) cost about one each in cel-go and are not
- * counted, so this is a lower bound: the harness fails an evaluation for cost only when the real
- * server certainly does, and agrees with it away from the limit (see test/kube/admission-corpus.test.ts;
- * measured there: the server's limit is 2,584 containers of 103-character images, the meter's 2,598).
- */
-class CostMeter {
-  cost = 0;
-
-  traverse(...texts: string[]): void {
-    this.cost += Math.ceil(texts.reduce((sum, text) => sum + size(text), 0) * STRING_TRAVERSAL_COST_FACTOR);
-  }
-
-  match(text: string, pattern: string): void {
-    this.cost += Math.ceil((1 + size(text)) * STRING_TRAVERSAL_COST_FACTOR) * Math.ceil(size(pattern) * REGEX_STRING_LENGTH_COST_FACTOR);
-  }
-
-  contain(text: string, substring: string): void {
-    this.cost += Math.ceil(size(text) * STRING_TRAVERSAL_COST_FACTOR) * Math.ceil(size(substring) * STRING_TRAVERSAL_COST_FACTOR);
-  }
-}
-
-/** A CEL string's size: its code points (UTF-16 length counts some twice). */
-function size(text: string): number {
-  let count = 0;
-  for (const _ of text) count++;
-  return count;
-}
-
 class BufbuildEngine implements CelEngine {
   readonly name = '@bufbuild/cel';
   private readonly meter = new CostMeter();
   // The Kubernetes CEL environment includes the cel-go strings extension (join, lowerAscii, ...).
-  private readonly environment = celEnv({ funcs: [...strings, ...meteredFunctions(this.meter)] });
+  private readonly environment = meteredCelEnv(this.meter);
   private readonly plans = new Map<string, ReturnType<typeof plan>>();
   private activation: Record<string, unknown> = {};
   private variables: Record<string, CelValue> = {};
@@ -480,60 +442,10 @@ class BufbuildEngine implements CelEngine {
     }
     this.meter.cost = 0;
     const result = planned({ ...this.activation, variables: this.variables } as any);
-    if (this.meter.cost > PER_CALL_COST_LIMIT) return { ok: false, error: COST_LIMIT_ERROR, costExceeded: true };
+    if (this.meter.exceeded) return { ok: false, error: COST_LIMIT_ERROR, costExceeded: true };
     return isCelError(result) ? { ok: false, error: result.message } : { ok: true, result };
   }
 }
-
-/**
- * Overrides of std functions: the string functions add their cost to `meter`, and list `+`
- * flattens every MAX_CONCAT_DEPTH nested views (the std one nests a view per call, which macros
- * over thousands of elements turn into a recursion deeper than the stack: "Maximum call stack
- * size exceeded").
- */
-function meteredFunctions(meter: CostMeter) {
-  const { STRING, BOOL, DYN } = CelScalar;
-  const LIST = listType(DYN);
-  const plain = celEnv({ funcs: strings });
-  const matches = plan(plain, parse('text.matches(pattern)'));
-  return [
-    celMethod('matches', STRING, [STRING], BOOL, function (pattern) {
-      meter.match(this, pattern);
-      const result = matches({ text: this, pattern });
-      if (isCelError(result)) throw new Error(result.message);
-      return result as boolean;
-    }),
-    celMethod('startsWith', STRING, [STRING], BOOL, function (prefix) {
-      meter.traverse(this);
-      return this.startsWith(prefix);
-    }),
-    celMethod('endsWith', STRING, [STRING], BOOL, function (suffix) {
-      meter.traverse(this);
-      return this.endsWith(suffix);
-    }),
-    celMethod('contains', STRING, [STRING], BOOL, function (substring) {
-      meter.contain(this, substring);
-      return this.includes(substring);
-    }),
-    celFunc('_+_', [STRING, STRING], STRING, (left, right) => {
-      meter.traverse(left, right);
-      return left + right;
-    }),
-    celFunc('_+_', [LIST, LIST], LIST, (left: CelList, right: CelList) => {
-      const depth = Math.max(concatDepth.get(left) ?? 0, concatDepth.get(right) ?? 0) + 1;
-      if (depth < MAX_CONCAT_DEPTH) {
-        const joined = celListConcat(left, right);
-        concatDepth.set(joined, depth);
-        return joined;
-      }
-      return celList([...left, ...right]);
-    }),
-  ];
-}
-
-/** Nesting of std list concatenations (views over views); flattened when deep, so iterating stays shallow and appends cheap. */
-const concatDepth = new WeakMap<CelList, number>();
-const MAX_CONCAT_DEPTH = 256;
 
 function bufbuildToPlain(value: CelValue): Plain {
   if (typeof value === 'bigint') return Number(value);

@@ -88,7 +88,7 @@ describe('policy', () => {
       { apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['pods', 'pods/ephemeralcontainers'], scope: 'Namespaced' },
     ]);
     expect(policy.spec.variables[0]).toEqual({ name: 'podSpec', expression: 'object.spec' });
-    expect(policy.spec.variables[1]).toEqual({ name: 'oldPodSpec', expression: 'oldObject == null ? null : oldObject.spec' });
+    expect(policy.spec.variables[1]).toEqual({ name: 'oldPodSpec', expression: 'oldObject != null ? oldObject.spec : null' });
   });
 
   test('CEL expressions', () => {
@@ -102,7 +102,7 @@ describe('policy', () => {
       },
       {
         name: 'oldPodSpec',
-        expression: "oldObject == null ? null : (oldObject.kind == 'Pod' ? oldObject.spec : (oldObject.kind == 'CronJob' ? oldObject.spec.jobTemplate.spec.template.spec : oldObject.spec.template.spec))",
+        expression: "oldObject != null ? (oldObject.kind == 'Pod' ? oldObject.spec : (oldObject.kind == 'CronJob' ? oldObject.spec.jobTemplate.spec.template.spec : oldObject.spec.template.spec)) : null",
       },
       {
         // Every image slot of the old object as "<list>/<name>=<image>".
