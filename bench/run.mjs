@@ -1,7 +1,7 @@
 // Runs the benchmarks and prints a Markdown table (see bench/README.md for the method).
 // Usage: node bench/run.mjs [--smoke] [--only section,...]
 //   --smoke: few runs, small sizes; finishes in about a minute.
-//   --only:  a comma-separated subset of the sections synth, scale, transfer, head, preflight, admission.
+//   --only:  a comma-separated subset of the sections synth, scale, transfer, head, preflight, admission, fresh.
 import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +9,7 @@ import { table } from './stats.mjs';
 import { benchAdmission } from './admission.mjs';
 import { benchTransfer, benchHead } from './data-path.mjs';
 import { benchPreflight } from './preflight.mjs';
+import { benchFreshClone } from './fresh-clone.mjs';
 import { benchScale } from './scale.mjs';
 import { benchSynth } from './synth.mjs';
 
@@ -23,6 +24,7 @@ const sections = {
   head: () => benchHead({ root, smoke }),
   preflight: () => benchPreflight({ root, runs, sizes: smoke ? [1000] : [1000, 10000] }),
   admission: () => benchAdmission({ root, smoke }),
+  fresh: () => benchFreshClone({ root }),
 };
 const onlyIndex = process.argv.indexOf('--only');
 const selected = onlyIndex === -1 ? Object.keys(sections) : (process.argv[onlyIndex + 1] ?? '').split(',');

@@ -4,10 +4,12 @@
 // host; this script reuses the same generator so the output is byte-identical to what it writes.
 //
 // Usage: node scripts/import-k8s.js [SCHEMA_PATH_OR_URL] [K8S_VERSION] [OUTDIR]
-//   defaults: ../shared/k8s-schemas/v1.30.0/_definitions.json, 1.30.0, imports/
+//   defaults: test/fixtures/k8s-schemas/v1.30.0/_definitions.json.gz (the schema vendored in this
+//   repository, gzipped), 1.30.0, imports/. A path ending in .gz is read gunzipped.
 // With internet: node scripts/import-k8s.js \
 //   https://raw.githubusercontent.com/cdk8s-team/cdk8s/master/kubernetes-schemas/v1.30.0/_definitions.json
 const fs = require('fs');
+const zlib = require('zlib');
 const path = require('path');
 // cdk8s-cli does not export its importer; load its files by path (pinned in package-lock.json).
 const cliLib = path.join(path.dirname(require.resolve('cdk8s-cli/package.json')), 'lib');
@@ -16,7 +18,7 @@ const { ImportKubernetesApi } = require(path.join(cliLib, 'import', 'k8s'));
 const { Language } = require(path.join(cliLib, 'import', 'base'));
 
 const root = path.resolve(__dirname, '..');
-const source = process.argv[2] ?? path.join(root, '..', 'shared', 'k8s-schemas', 'v1.30.0', '_definitions.json');
+const source = process.argv[2] ?? path.join(root, 'test', 'fixtures', 'k8s-schemas', 'v1.30.0', '_definitions.json.gz');
 const apiVersion = process.argv[3] ?? '1.30.0';
 const outdir = path.resolve(process.argv[4] ?? path.join(root, 'imports'));
 
@@ -27,7 +29,8 @@ async function main() {
   }
   const fetchSchema = cliUtil.download;
   // The importer asks util.download() for its fixed URL; answer with the schema we were given.
-  cliUtil.download = async () => (isUrl ? fetchSchema(source) : fs.readFileSync(source, 'utf-8'));
+  const readLocal = () => (source.endsWith('.gz') ? zlib.gunzipSync(fs.readFileSync(source)) : fs.readFileSync(source)).toString('utf-8');
+  cliUtil.download = async () => (isUrl ? fetchSchema(source) : readLocal());
 
   const importer = new ImportKubernetesApi({ apiVersion });
   await importer.import({

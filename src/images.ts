@@ -13,7 +13,7 @@
  * To refresh an image: run the command for its tag, replace the digest here, update the snapshot
  * (`npx jest -u test/chart`) and say in the commit which command printed the value.
  */
-export const IMAGES = {
+export class Images {
   /**
    * The registry: distribution 2.8.3, the Docker Official Image `registry` (built by Docker from
    * github.com/distribution/distribution-library-image). 2.8.3 is the last 2.x release and is
@@ -22,7 +22,7 @@ export const IMAGES = {
    * from public manifests that pin it. Refresh:
    * `skopeo inspect --format '{{.Digest}}' docker://docker.io/library/registry:2.8.3`.
    */
-  registry: 'docker.io/library/registry:2.8.3@sha256:a3d8aaa63ed8681a604f1dea0aa03f100d5895b6a58ace528858a7b332415373',
+  public static readonly REGISTRY = 'docker.io/library/registry:2.8.3@sha256:a3d8aaa63ed8681a604f1dea0aa03f100d5895b6a58ace528858a7b332415373';
 
   /**
    * Apache httpd on Alpine, the Docker Official Image `httpd` (maintained by Docker with the
@@ -33,21 +33,21 @@ export const IMAGES = {
    * public deployment script pinning the same value. Refresh:
    * `skopeo inspect --format '{{.Digest}}' docker://docker.io/library/httpd:2.4-alpine`.
    */
-  htpasswd: 'docker.io/library/httpd:2.4-alpine@sha256:1b766f17b84026429b7cb243317b142921b24432336e798bc881c43f45ed9567',
+  public static readonly HTPASSWD = 'docker.io/library/httpd:2.4-alpine@sha256:1b766f17b84026429b7cb243317b142921b24432336e798bc881c43f45ed9567';
 
   /**
    * kubectl, the Kubernetes project's own image (built and signed by SIG Release; verify with
    * `cosign verify registry.k8s.io/kubectl:v1.33.3 --certificate-identity
    * krel-trust@k8s-releng-prod.iam.gserviceaccount.com --certificate-oidc-issuer
    * https://accounts.google.com`). It is distroless: `/bin/kubectl` and no shell, so the Jobs run
-   * their scripts with the static BusyBox of `IMAGES.shell`, copied in by an init container (see
+   * their scripts with the static BusyBox of `Images.SHELL`, copied in by an init container (see
    * `restricted-pod.ts`). It replaces `docker.io/bitnami/kubectl`, which Bitnami withdrew from
    * Docker Hub in 2025. kubectl 1.33 talks to API servers 1.32 to 1.34, and the Jobs use only
    * `get`, `create`, `replace` and `patch`, stable for far longer. The digest, of the
    * multi-architecture index of `v1.33.3`, was read from one public Dockerfile pinning it; confirm
    * it with `skopeo inspect --format '{{.Digest}}' docker://registry.k8s.io/kubectl:v1.33.3`.
    */
-  kubectl: 'registry.k8s.io/kubectl:v1.33.3@sha256:aee0d617a26c05f79f566f710fee7afa9f72336fb4499f6f5f7b9ca00c6cde0c',
+  public static readonly KUBECTL = 'registry.k8s.io/kubectl:v1.33.3@sha256:aee0d617a26c05f79f566f710fee7afa9f72336fb4499f6f5f7b9ca00c6cde0c';
 
   /**
    * A shell for the kubectl containers: BusyBox 1.36.1, the Docker Official Image `busybox`, in its
@@ -58,7 +58,7 @@ export const IMAGES = {
    * into distroless images; confirm it with
    * `skopeo inspect --format '{{.Digest}}' docker://docker.io/library/busybox:1.36.1-musl`.
    */
-  shell: 'docker.io/library/busybox:1.36.1-musl@sha256:2f9af5cf39068ec3a9e124feceaa11910c511e23a1670dcfdff0bc16793545fb',
+  public static readonly SHELL = 'docker.io/library/busybox:1.36.1-musl@sha256:2f9af5cf39068ec3a9e124feceaa11910c511e23a1670dcfdff0bc16793545fb';
 
   /**
    * A shell for the NodeTrust DaemonSet (busybox 1.36.1: sh, nslookup, awk, sed, cmp), the Docker
@@ -68,5 +68,16 @@ export const IMAGES = {
    * one of them notes it is the index Docker Hub answered). Refresh:
    * `skopeo inspect --format '{{.Digest}}' docker://docker.io/library/busybox:1.36.1`.
    */
-  busybox: 'docker.io/library/busybox:1.36.1@sha256:73aaf090f3d85aa34ee199857f03fa3a95c8ede2ffd4cc2cdb5b94e566b11662',
+  public static readonly BUSYBOX = 'docker.io/library/busybox:1.36.1@sha256:73aaf090f3d85aa34ee199857f03fa3a95c8ede2ffd4cc2cdb5b94e566b11662';
+
+  private constructor() {}
+}
+
+/** `Images` as an object, for TypeScript code that iterates or spreads the list. */
+export const IMAGES = {
+  registry: Images.REGISTRY,
+  htpasswd: Images.HTPASSWD,
+  kubectl: Images.KUBECTL,
+  shell: Images.SHELL,
+  busybox: Images.BUSYBOX,
 } as const;

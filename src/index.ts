@@ -1,29 +1,31 @@
-export * from './images';
-export * from './validation';
-export * from './access/credentials-scripts';
-export * from './cluster-scoped';
-export * from './unique-objects';
-export * from './access/htpasswd';
-export * from './access/htpasswd-secret';
-export * from './access/pull-access';
-export * from './access/pull-credentials';
-export * from './access/registry-credentials-generator';
-export * from './access/restricted-pod';
-export * from './access/secret-write-policy';
-export * from './network/cidr';
-export * from './network/registry-network-policy';
-export * from './policy/trusted-image-policy';
+// The package's public API: constructs, their props, enums and the helpers consumers call. Every
+// name here is jsii-compatible and so also exists in Python, Java, Go and .NET. Internals
+// (validation, script text, hashing, the default app's environment parsing) stay importable by
+// tests through their module paths and are not part of the package.
+export { Images } from './images';
+export { RegistryUser, HtpasswdOptions } from './access/htpasswd';
+export { HtpasswdKeys, HtpasswdSecret, HtpasswdSecretProps } from './access/htpasswd-secret';
+export { GrantPullOptions, ImagePullSecret, PullAccess, PullAccessOptions, PullAccessProps } from './access/pull-access';
+export { IPullCredentials, PullCredentials } from './access/pull-credentials';
+export {
+  RegistryCredentialsGenerator, RegistryCredentialsGeneratorOptions, RegistryCredentialsGeneratorProps,
+} from './access/registry-credentials-generator';
+export { ImagePullSecretGrant, SecretWritePolicy, SecretWritePolicyProps, WritableSecret } from './access/secret-write-policy';
 export { MirrorLock } from './mirror/mirror-lock';
-export * from './registry/htpasswd-source';
-export * from './registry/private-registry';
-export * from './registry/registry-certificate';
-export * from './registry/registry-config';
-export * from './registry/registry-storage';
-export * from './tls/cert-manager-ca-chain';
-export * from './tls/cert-manager-certificate';
-export * from './tls/cert-manager-issuer';
-export * from './tls/node-trust';
-export * from './tls/node-trust-script';
-export * from './tls/self-signed-certificate';
-export * from './app-config';
-export * from './trusted-registry-chart';
+export { RegistryNetworkPolicy, RegistryNetworkPolicyOptions, RegistryNetworkPolicyProps } from './network/registry-network-policy';
+export { AdmissionPolicyApiVersion, PolicyMode, TrustedImagePolicy, TrustedImagePolicyProps } from './policy/trusted-image-policy';
+export {
+  BoundHtpasswd, ExistingHtpasswdOptions, HtpasswdBindOptions, HtpasswdFile, HtpasswdSource, HtpasswdUsersOptions,
+} from './registry/htpasswd-source';
+export { PrivateRegistry, PrivateRegistryOptions, PrivateRegistryProps, RegistryContainerNames, RegistryWorkloadKind } from './registry/private-registry';
+export { CertificateBindOptions, RegistryCertificate, SelfSignedRegistryCertificate } from './registry/registry-certificate';
+export { RegistryConfigOptions, TlsVersion } from './registry/registry-config';
+export { BoundRegistryStorage, ExistingClaimOptions, NewClaimOptions, RegistryStorage } from './registry/registry-storage';
+export { CertManagerCaChain, CertManagerCaChainProps } from './tls/cert-manager-ca-chain';
+export { CertManagerCertificate, CertManagerCertificateOptions, CertManagerCertificateProps } from './tls/cert-manager-certificate';
+export { CertManagerIssuerKind, CertManagerIssuerRef } from './tls/cert-manager-issuer';
+export { NodeTrust, NodeTrustOptions, NodeTrustProps } from './tls/node-trust';
+export { NodeTrustMode } from './tls/node-trust-script';
+export { SelfSignedCertificateOptions } from './tls/self-signed-certificate';
+export { TrustedRegistryChart, TrustedRegistryChartProps } from './trusted-registry-chart';
+export { UniqueObjectsCheck } from './unique-objects';

@@ -2,27 +2,21 @@ import { createHash } from 'crypto';
 import { ApiObject, App, Chart, ChartProps } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { PullAccess, PullAccessOptions } from './access/pull-access';
-import { IPullCredentials, PullCredentials } from './access/pull-credentials';
+import { GrantPullOptions, PullAccess } from './access/pull-access';
+import { PullCredentials } from './access/pull-credentials';
 import { makeClusterScoped } from './cluster-scoped';
-import { RegistryNetworkPolicy, RegistryNetworkPolicyProps } from './network/registry-network-policy';
+import { RegistryNetworkPolicy, RegistryNetworkPolicyOptions } from './network/registry-network-policy';
 import { PolicyMode, TrustedImagePolicy } from './policy/trusted-image-policy';
-import { PrivateRegistry, PrivateRegistryProps } from './registry/private-registry';
+import { PrivateRegistry, PrivateRegistryOptions } from './registry/private-registry';
 import { SelfSignedRegistryCertificate } from './registry/registry-certificate';
 import { CertManagerCertificate } from './tls/cert-manager-certificate';
-import { NodeTrust, NodeTrustProps } from './tls/node-trust';
+import { NodeTrust, NodeTrustOptions } from './tls/node-trust';
 import { UniqueObjectsCheck } from './unique-objects';
 import { invalid, validateHost, validateNamespace, validateEnumMember, validateUnique } from './validation';
 
 /** Namespaces every cluster has, which nobody can claim by creating them. */
 const SYSTEM_NAMESPACES = ['default', 'kube-node-lease', 'kube-public', 'kube-system'];
 const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
-
-/** The host of the default app's registry. */
-export const DEFAULT_HOST = 'registry.mycorp.local';
-
-/** The namespace of the default app's registry. */
-export const DEFAULT_NAMESPACE = 'registry';
 
 /**
  * Namespaces the chart refuses as its own: it labels its namespace to enforce the restricted Pod
@@ -43,19 +37,17 @@ export function validateChartNamespace(prop: string, value: string): string {
   return value;
 }
 
-/** Props of `TrustedRegistryChart`. */
-export interface TrustedRegistryChartProps extends Omit<ChartProps, 'namespace'> {
+/**
+ * Props of `TrustedRegistryChart`. Its `namespace` (from `ChartProps`) is the namespace of the
+ * registry and of every namespaced object of the chart, `TrustedRegistryChart.DEFAULT_NAMESPACE`
+ * ('registry') when not set.
+ */
+export interface TrustedRegistryChartProps extends ChartProps {
   /**
    * The registry's DNS name, the only source the admission policy trusts.
-   * @default DEFAULT_HOST ('registry.mycorp.local')
+   * @default TrustedRegistryChart.DEFAULT_HOST ('registry.mycorp.local')
    */
   readonly host?: string;
-
-  /**
-   * Namespace of the registry and every namespaced object of the chart.
-   * @default DEFAULT_NAMESPACE ('registry')
-   */
-  readonly namespace?: string;
 
   /**
    * Whether to create the namespace, labelled to enforce the restricted Pod Security Standard.
@@ -67,7 +59,7 @@ export interface TrustedRegistryChartProps extends Omit<ChartProps, 'namespace'>
    * Further settings of the registry.
    * @default - the `PrivateRegistry` defaults
    */
-  readonly registry?: Omit<PrivateRegistryProps, 'host'>;
+  readonly registry?: PrivateRegistryOptions;
 
   /**
    * Namespaces the admission policy does not check, besides the registry's own namespace (always
@@ -124,13 +116,13 @@ export interface TrustedRegistryChartProps extends Omit<ChartProps, 'namespace'>
    * the nodes trust that certificate.
    * @default - no NodeTrust
    */
-  readonly nodeTrust?: Omit<NodeTrustProps, 'registry'>;
+  readonly nodeTrust?: NodeTrustOptions;
 
   /**
    * Isolates the registry's pods with a `RegistryNetworkPolicy`.
    * @default - no NetworkPolicy
    */
-  readonly networkPolicy?: Omit<RegistryNetworkPolicyProps, 'registry'>;
+  readonly networkPolicy?: RegistryNetworkPolicyOptions;
 }
 
 /**
@@ -138,6 +130,11 @@ export interface TrustedRegistryChartProps extends Omit<ChartProps, 'namespace'>
  * that admits only images pinned by digest from that registry.
  */
 export class TrustedRegistryChart extends Chart {
+  /** The host of the registry when `host` is not set. */
+  public static readonly DEFAULT_HOST = 'registry.mycorp.local';
+  /** The namespace of the chart when `namespace` is not set. */
+  public static readonly DEFAULT_NAMESPACE = 'registry';
+
   /** The private registry. */
   public readonly registry: PrivateRegistry;
   /** The admission policy and its binding. */
@@ -148,9 +145,9 @@ export class TrustedRegistryChart extends Chart {
   public readonly networkPolicy?: RegistryNetworkPolicy;
 
   constructor(scope: Construct, id: string, props: TrustedRegistryChartProps = {}) {
-    const namespace = validateChartNamespace('namespace', props.namespace ?? DEFAULT_NAMESPACE);
+    const namespace = validateChartNamespace('namespace', props.namespace ?? TrustedRegistryChart.DEFAULT_NAMESPACE);
     super(scope, id, { ...props, namespace });
-    const host = validateHost('host', props.host ?? DEFAULT_HOST);
+    const host = validateHost('host', props.host ?? TrustedRegistryChart.DEFAULT_HOST);
     const other = App.of(this).node.findAll().find((construct) => construct instanceof TrustedRegistryChart && construct !== this);
     if (other) {
       invalid('TrustedRegistryChart', `must be the only one in its app (its admission policy is one per cluster), got a second one at "${this.node.path}" besides "${other.node.path}": every pod must pass every ValidatingAdmissionPolicy, so two charts' policies would refuse each other's images; to trust several registries, use one TrustedImagePolicy with several 'trustedSources'`, id);
@@ -212,7 +209,7 @@ export class TrustedRegistryChart extends Chart {
       // Named after the chart's namespace, not its construct path (the same in every install of the
       // default app), so that two installs do not replace each other's Role in a consumer namespace.
       const name = `${namespace}-pull-access`.length <= 54 ? `${namespace}-pull-access` : `pull-access-${createHash('sha256').update(namespace).digest('hex').slice(0, 12)}`;
-      this.grantPull('PullAccess', { namespaces: pullNamespaces, serviceAccounts: ['default'], name }, credentials);
+      this.grantPull('PullAccess', { namespaces: pullNamespaces, serviceAccounts: ['default'], name, credentials });
     }
   }
 
@@ -221,12 +218,12 @@ export class TrustedRegistryChart extends Chart {
    * synth the namespaces the policy exempts (pods there need no credentials to be admitted).
    *
    * @param id construct id, unique among the registry's grants
-   * @param options the namespaces and ServiceAccounts
-   * @param credentials the pull Secret in the registry's namespace
-   * @default credentials - the generated pull identity (`registry: { htpasswd: HtpasswdSource.generated() }`)
+   * @param options the namespaces, ServiceAccounts and credentials; the namespaces the policy
+   *   exempts are added to `exemptNamespaces`
    */
-  public grantPull(id: string, options: Omit<PullAccessOptions, 'exemptNamespaces'>, credentials?: IPullCredentials): PullAccess {
-    return this.registry.grantPull(id, { ...options, exemptNamespaces: this.policy.exemptNamespaces }, credentials);
+  public grantPull(id: string, options: GrantPullOptions): PullAccess {
+    const exemptNamespaces = [...new Set([...(options.exemptNamespaces ?? []), ...this.policy.exemptNamespaces])];
+    return this.registry.grantPull(id, { ...options, exemptNamespaces });
   }
 
   /**

@@ -1,11 +1,11 @@
-import { Names } from 'cdk8s';
+import { ApiObject, Names } from 'cdk8s';
 import { Construct } from 'constructs';
 import { COPY_PULL_SECRET_SCRIPT, GENERATION_ANNOTATION } from './credentials-scripts';
 import { IPullCredentials } from './pull-credentials';
 import { SecretWritePolicy } from './secret-write-policy';
 import { API_ACCESS_MOUNT, API_ACCESS_VOLUME, kubectlScriptContainer, RESTRICTED_POD_SECURITY_CONTEXT, SHELL_VOLUME, shellInitContainer, shortHash, TMP_VOLUME } from './restricted-pod';
 import * as k8s from '../../imports/k8s';
-import { IMAGES } from '../images';
+import { Images } from '../images';
 import { invalid, isDnsLabel, requireChartNamespace, validateNamespace, validateObjectName, validatePinnedImage, validateUnique } from '../validation';
 
 /** The label on every object of a `PullAccess`, valued with its base name. */
@@ -57,16 +57,32 @@ export interface PullAccessOptions {
   /**
    * Image providing `kubectl` in `/bin`, `/usr/bin` or `/usr/local/bin`; must be pinned by
    * digest. It needs no shell: the script runs with the one of `shellImage`.
-   * @default IMAGES.kubectl
+   * @default Images.KUBECTL
    */
   readonly kubectlImage?: string;
 
   /**
    * Image whose `/bin/busybox` is a statically linked BusyBox, copied into the kubectl container
    * as its shell; must be pinned by digest.
-   * @default IMAGES.shell
+   * @default Images.SHELL
    */
   readonly shellImage?: string;
+}
+
+/** Options of `grantPull()`: what to grant, and with which credentials. */
+export interface GrantPullOptions extends PullAccessOptions {
+  /**
+   * The pull Secret in the registry's namespace, e.g. `PullCredentials.fromSecretName()`.
+   * @default - the registry's generated pull identity (`htpasswd: HtpasswdSource.generated()`);
+   * required when the registry has none
+   */
+  readonly credentials?: IPullCredentials;
+}
+
+/** A Secret a pod lists in its spec's `imagePullSecrets`. */
+export interface ImagePullSecret {
+  /** Name of the Secret, in the pod's namespace. */
+  readonly name: string;
 }
 
 /** Props of `PullAccess`. */
@@ -103,17 +119,17 @@ export class PullAccess extends Construct {
   /** Name of the `kubernetes.io/dockerconfigjson` Secret in every consumer namespace. */
   public readonly secretName: string;
   /** The consumer namespaces. */
-  public readonly namespaces: readonly string[];
+  public readonly namespaces: string[];
   /**
    * What a pod in a consumer namespace adds to its spec's `imagePullSecrets` when its
    * ServiceAccount does not list the Secret; with cdk8s-plus, use
    * `dockerRegistryAuth: kplus.Secret.fromSecretName(scope, id, access.secretName)`.
    */
-  public readonly imagePullSecrets: readonly k8s.LocalObjectReference[];
+  public readonly imagePullSecrets: ImagePullSecret[];
   /** The Job that copies the Secret; its name changes whenever what it does changes. */
-  public readonly job: k8s.KubeJob;
+  public readonly job: ApiObject;
   /** The ServiceAccount the Job runs as. */
-  public readonly serviceAccount: k8s.KubeServiceAccount;
+  public readonly serviceAccount: ApiObject;
   /**
    * The admission policy that lets the ServiceAccount write only the copies (name, type and key)
    * and add only them to the listed ServiceAccounts' `imagePullSecrets`.
@@ -133,8 +149,8 @@ export class PullAccess extends Construct {
     serviceAccounts.forEach((serviceAccount) => validateObjectName('serviceAccounts[]', serviceAccount));
     validateUnique('serviceAccounts', serviceAccounts);
     this.secretName = validateObjectName('secretName', props.secretName ?? props.credentials.pullSecretName);
-    const kubectlImage = validatePinnedImage('kubectlImage', props.kubectlImage ?? IMAGES.kubectl);
-    const shellImage = validatePinnedImage('shellImage', props.shellImage ?? IMAGES.shell);
+    const kubectlImage = validatePinnedImage('kubectlImage', props.kubectlImage ?? Images.KUBECTL);
+    const shellImage = validatePinnedImage('shellImage', props.shellImage ?? Images.SHELL);
     const name = props.name ?? Names.toDnsLabel(this, { maxLen: 54 });
     if (!isDnsLabel(name) || name.length > 54) {
       invalid('name', 'must be a DNS label of at most 54 characters (the Job adds a 9-character suffix)', name);
@@ -145,7 +161,7 @@ export class PullAccess extends Construct {
       invalid('namespaces', `must not include "${namespace}": it is a system namespace, the registry's own or one the admission policy exempts (${[...refused].join(', ')}); pods there need no pull Secret to be admitted, and letting a Job write Secrets there opens a door into the cluster's own components`, props.namespaces);
     }
 
-    this.namespaces = props.namespaces;
+    this.namespaces = [...props.namespaces];
     this.imagePullSecrets = [{ name: this.secretName }];
     const labels = { [PULL_ACCESS_LABEL]: name };
 

@@ -1,3 +1,4 @@
+import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import { GENERATE_CREDENTIALS_SCRIPT, GENERATION_ANNOTATION, MAX_GENERATION, WRITE_CREDENTIALS_SCRIPT } from './credentials-scripts';
 import { HTPASSWD_BCRYPT_COST } from './htpasswd';
@@ -6,23 +7,17 @@ import { IPullCredentials } from './pull-credentials';
 import { SecretWritePolicy, WritableSecret } from './secret-write-policy';
 import { API_ACCESS_MOUNT, API_ACCESS_VOLUME, kubectlScriptContainer, RESTRICTED_POD_SECURITY_CONTEXT, scriptContainer, SHELL_VOLUME, shellInitContainer, shortHash, TMP_VOLUME } from './restricted-pod';
 import * as k8s from '../../imports/k8s';
-import { IMAGES } from '../images';
+import { Images } from '../images';
 import { invalid, isDnsLabel, requireChartNamespace, validateHost, validateInteger, validateObjectName, validatePinnedImage, validateUnique } from '../validation';
 
 /** Where the generated files live: a memory-backed volume shared by the two containers only. */
 const CREDENTIALS_DIR = '/credentials';
 
-/** Props of `RegistryCredentialsGenerator`. */
-export interface RegistryCredentialsGeneratorProps {
-  /** The registry host the `kubernetes.io/dockerconfigjson` Secrets authenticate to. */
-  readonly host: string;
-
-  /**
-   * Base name of the Job, ServiceAccount, Role, RoleBinding and default Secret names.
-   * @default 'registry'
-   */
-  readonly name?: string;
-
+/**
+ * Settings of `RegistryCredentialsGenerator` that the registry does not fix; the options of
+ * `HtpasswdSource.generated()`.
+ */
+export interface RegistryCredentialsGeneratorOptions {
   /**
    * The credentials' generation: an integer from 1 to `MAX_GENERATION` (15 digits). Raising it rotates both passwords: a new
    * Job replaces the htpasswd Secret and both `kubernetes.io/dockerconfigjson` Secrets together.
@@ -30,13 +25,6 @@ export interface RegistryCredentialsGeneratorProps {
    * @default 1
    */
   readonly generation?: number;
-
-  /**
-   * Name of the htpasswd Secret the registry mounts: the push user under `HtpasswdKeys.PUSH`
-   * (the writer's file), the pull user under `HtpasswdKeys.PULL` (the read-only path's file).
-   * @default '<name>-htpasswd'
-   */
-  readonly htpasswdSecretName?: string;
 
   /**
    * Name of the `kubernetes.io/dockerconfigjson` Secret of the push identity, for CI.
@@ -65,23 +53,42 @@ export interface RegistryCredentialsGeneratorProps {
 
   /**
    * Image providing `sh` and Apache `htpasswd`; must be pinned by digest.
-   * @default IMAGES.htpasswd
+   * @default Images.HTPASSWD
    */
   readonly htpasswdImage?: string;
 
   /**
    * Image providing `kubectl` in `/bin`, `/usr/bin` or `/usr/local/bin`; must be pinned by
    * digest. It needs no shell: the script runs with the one of `shellImage`.
-   * @default IMAGES.kubectl
+   * @default Images.KUBECTL
    */
   readonly kubectlImage?: string;
 
   /**
    * Image whose `/bin/busybox` is a statically linked BusyBox, copied into the kubectl container
    * as its shell; must be pinned by digest.
-   * @default IMAGES.shell
+   * @default Images.SHELL
    */
   readonly shellImage?: string;
+}
+
+/** Props of `RegistryCredentialsGenerator`. */
+export interface RegistryCredentialsGeneratorProps extends RegistryCredentialsGeneratorOptions {
+  /** The registry host the `kubernetes.io/dockerconfigjson` Secrets authenticate to. */
+  readonly host: string;
+
+  /**
+   * Base name of the Job, ServiceAccount, Role, RoleBinding and default Secret names.
+   * @default 'registry'
+   */
+  readonly name?: string;
+
+  /**
+   * Name of the htpasswd Secret the registry mounts: the push user under `HtpasswdKeys.PUSH`
+   * (the writer's file), the pull user under `HtpasswdKeys.PULL` (the read-only path's file).
+   * @default '<name>-htpasswd'
+   */
+  readonly htpasswdSecretName?: string;
 }
 
 /**
@@ -111,9 +118,9 @@ export class RegistryCredentialsGenerator extends Construct implements IPullCred
   public static readonly ACTIVE_DEADLINE_SECONDS = 600;
 
   /** The Job that writes the Secrets; its name changes with the generation. */
-  public readonly job: k8s.KubeJob;
+  public readonly job: ApiObject;
   /** The ServiceAccount the Job runs as. */
-  public readonly serviceAccount: k8s.KubeServiceAccount;
+  public readonly serviceAccount: ApiObject;
   /** The admission policy that lets the ServiceAccount write its three Secrets and nothing else. */
   public readonly secretWritePolicy: SecretWritePolicy;
   /** The registry host of the `kubernetes.io/dockerconfigjson` Secrets. */
@@ -128,10 +135,11 @@ export class RegistryCredentialsGenerator extends Construct implements IPullCred
   public readonly pushSecretName: string;
   /** Name of the pull identity's `kubernetes.io/dockerconfigjson` Secret. */
   public readonly pullSecretName: string;
+  // Optional as in IPullCredentials (jsii needs the same optionality); always set here.
   /** The namespace of the pull Secret (the generator's). */
-  public readonly pullSecretNamespace: string;
+  public readonly pullSecretNamespace?: string;
   /** The generation the pull Secret must reach before `PullAccess` copies it. */
-  public readonly pullSecretGeneration: number;
+  public readonly pullSecretGeneration?: number;
   /** User name of the push identity. */
   public readonly pushUsername: string;
   /** User name of the pull identity. */
@@ -153,9 +161,9 @@ export class RegistryCredentialsGenerator extends Construct implements IPullCred
     this.pushUsername = validateUsername('pushUsername', props.pushUsername ?? 'push');
     this.pullUsername = validateUsername('pullUsername', props.pullUsername ?? 'pull');
     validateUnique('user names', [this.pushUsername, this.pullUsername]);
-    const htpasswdImage = validatePinnedImage('htpasswdImage', props.htpasswdImage ?? IMAGES.htpasswd);
-    const kubectlImage = validatePinnedImage('kubectlImage', props.kubectlImage ?? IMAGES.kubectl);
-    const shellImage = validatePinnedImage('shellImage', props.shellImage ?? IMAGES.shell);
+    const htpasswdImage = validatePinnedImage('htpasswdImage', props.htpasswdImage ?? Images.HTPASSWD);
+    const kubectlImage = validatePinnedImage('kubectlImage', props.kubectlImage ?? Images.KUBECTL);
+    const shellImage = validatePinnedImage('shellImage', props.shellImage ?? Images.SHELL);
 
     const objectName = `${name}-credentials`;
     this.serviceAccount = new k8s.KubeServiceAccount(this, 'ServiceAccount', {

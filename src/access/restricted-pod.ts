@@ -55,7 +55,7 @@ export function scriptContainer(name: string, image: string, script: string, env
 
 /**
  * Where the kubectl containers find a shell. `registry.k8s.io/kubectl` is distroless (kubectl and
- * nothing else), so `shellInitContainer()` copies the static BusyBox of `IMAGES.shell` and its
+ * nothing else), so `shellInitContainer()` copies the static BusyBox of `Images.SHELL` and its
  * applet links into this memory-backed volume, and `kubectlScriptContainer()` runs the script
  * with it. The volume holds only that binary, written before the kubectl container starts.
  */

@@ -62,7 +62,7 @@ export interface SecretWritePolicyProps {
  */
 export class SecretWritePolicy extends Construct {
   /** The policy. */
-  public readonly policy: k8s.KubeValidatingAdmissionPolicy;
+  public readonly policy: ApiObject;
   /** The user name of the ServiceAccount the policy binds to. */
   public readonly username: string;
 

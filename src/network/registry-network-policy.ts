@@ -1,3 +1,4 @@
+import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import { validateCidr } from './cidr';
 import * as k8s from '../../imports/k8s';
@@ -8,11 +9,8 @@ import { invalid, validateNamespace, validateObjectName, validateUnique } from '
 /** The label Kubernetes sets on every namespace to its name. */
 const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
 
-/** Props of `RegistryNetworkPolicy`. */
-export interface RegistryNetworkPolicyProps {
-  /** The registry whose pods the policy isolates. */
-  readonly registry: PrivateRegistry;
-
+/** Settings of `RegistryNetworkPolicy` other than its registry; `TrustedRegistryChartProps.networkPolicy`. */
+export interface RegistryNetworkPolicyOptions {
   /**
    * Address ranges image pulls come from. Nodes pull (their container runtime connects to the
    * Service's ClusterIP from the host, not from a pod), so list the nodes' addresses, e.g. the
@@ -43,6 +41,12 @@ export interface RegistryNetworkPolicyProps {
   readonly name?: string;
 }
 
+/** Props of `RegistryNetworkPolicy`. */
+export interface RegistryNetworkPolicyProps extends RegistryNetworkPolicyOptions {
+  /** The registry whose pods the policy isolates. */
+  readonly registry: PrivateRegistry;
+}
+
 /**
  * A NetworkPolicy for the registry's pods: the read-only pull port only from the nodes, the push
  * port only from the ingress controller's namespace (when there is an Ingress) and the namespaces
@@ -51,7 +55,7 @@ export interface RegistryNetworkPolicyProps {
  */
 export class RegistryNetworkPolicy extends Construct {
   /** The NetworkPolicy. */
-  public readonly resource: k8s.KubeNetworkPolicy;
+  public readonly resource: ApiObject;
 
   constructor(scope: Construct, id: string, props: RegistryNetworkPolicyProps) {
     super(scope, id);

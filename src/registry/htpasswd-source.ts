@@ -2,7 +2,7 @@ import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { htpasswdLine, RegistryUser, validateRegistryUser, validateSaltSeed } from '../access/htpasswd';
 import { HtpasswdKeys } from '../access/htpasswd-secret';
-import { RegistryCredentialsGenerator, RegistryCredentialsGeneratorProps } from '../access/registry-credentials-generator';
+import { RegistryCredentialsGenerator, RegistryCredentialsGeneratorOptions } from '../access/registry-credentials-generator';
 import { invalid, validateObjectName, validateUnique } from '../validation';
 
 /** One htpasswd file: a key of a Secret. */
@@ -22,9 +22,6 @@ export interface BoundHtpasswd {
   /** The generator writing the Secret, for sources whose credentials are made in the cluster. */
   readonly generator?: RegistryCredentialsGenerator;
 }
-
-/** Options of `HtpasswdSource.generated()`: the generator's props the registry does not fix. */
-export type GeneratedHtpasswdOptions = Omit<RegistryCredentialsGeneratorProps, 'host' | 'name' | 'htpasswdSecretName'>;
 
 /** Options of `HtpasswdSource.fromSecretName()`. */
 export interface ExistingHtpasswdOptions {
@@ -107,7 +104,7 @@ export abstract class HtpasswdSource {
    * rotated together by raising `generation`. The registry exposes the generator as `credentials`
    * and grants pull access to consumer namespaces with `grantPull()`. Nothing secret is synthesized.
    */
-  public static generated(options: GeneratedHtpasswdOptions = {}): HtpasswdSource {
+  public static generated(options: RegistryCredentialsGeneratorOptions = {}): HtpasswdSource {
     return new GeneratedHtpasswd(options);
   }
 
@@ -179,7 +176,7 @@ class UsersHtpasswd extends HtpasswdSource {
 }
 
 class GeneratedHtpasswd extends HtpasswdSource {
-  constructor(private readonly options: GeneratedHtpasswdOptions) {
+  constructor(private readonly options: RegistryCredentialsGeneratorOptions) {
     super();
   }
 

@@ -6,10 +6,9 @@ import { HtpasswdFile, HtpasswdSource } from './htpasswd-source';
 import { RegistryCertificate } from './registry-certificate';
 import { REGISTRY_CONTAINER_PORT, REGISTRY_PATHS, REGISTRY_PUSH_CONTAINER_PORT, RegistryConfigOptions, RegistryRole, renderRegistryConfig } from './registry-config';
 import { RegistryStorage } from './registry-storage';
-import { PullAccess, PullAccessOptions } from '../access/pull-access';
-import { IPullCredentials } from '../access/pull-credentials';
+import { GrantPullOptions, PullAccess } from '../access/pull-access';
 import { RegistryCredentialsGenerator } from '../access/registry-credentials-generator';
-import { IMAGES } from '../images';
+import { Images } from '../images';
 import { UniqueObjectsCheck } from '../unique-objects';
 import {
   invalid, isRepositoryPath, requireChartNamespace, validateEnum, validateHost, validateInteger, validateObjectName, validatePinnedImage, validateServiceName,
@@ -68,14 +67,8 @@ export class RegistryContainerNames {
 /** The key of the HTTP secret inside the Secret given as `httpSecret`. */
 export const HTTP_SECRET_KEY = 'http-secret';
 
-/** Props of `PrivateRegistry`. */
-export interface PrivateRegistryProps {
-  /**
-   * The DNS name clients use for the registry (the Ingress host and the first name of image
-   * references), without scheme, port or path.
-   */
-  readonly host: string;
-
+/** Settings of `PrivateRegistry` other than its host; `TrustedRegistryChartProps.registry`. */
+export interface PrivateRegistryOptions {
   /**
    * Base name of the registry's Kubernetes objects (Service, workload, ConfigMap, claim, Secrets).
    * @default 'registry'
@@ -84,7 +77,7 @@ export interface PrivateRegistryProps {
 
   /**
    * The registry image; must be pinned by digest.
-   * @default IMAGES.registry
+   * @default Images.REGISTRY
    */
   readonly image?: string;
 
@@ -143,7 +136,7 @@ export interface PrivateRegistryProps {
   /**
    * Annotations of the Ingress. Replaces the defaults entirely, so controllers other than
    * ingress-nginx get only their own (and must verify the backend certificate their own way).
-   * @default INGRESS_NGINX_ANNOTATIONS plus backend certificate verification against the TLS Secret's `ca.crt` for the push Service's name
+   * @default PrivateRegistry.INGRESS_NGINX_ANNOTATIONS plus backend certificate verification against the TLS Secret's `ca.crt` for the push Service's name
    */
   readonly ingressAnnotations?: Record<string, string>;
 
@@ -160,6 +153,15 @@ export interface PrivateRegistryProps {
   readonly resources?: kplus.ContainerResources;
 }
 
+/** Props of `PrivateRegistry`. */
+export interface PrivateRegistryProps extends PrivateRegistryOptions {
+  /**
+   * The DNS name clients use for the registry (the Ingress host and the first name of image
+   * references), without scheme, port or path.
+   */
+  readonly host: string;
+}
+
 /**
  * A private container registry (distribution `registry:2`) inside the cluster that only CI can
  * write: TLS everywhere, htpasswd authentication, ClusterIP Services (no NodePort or
@@ -173,6 +175,13 @@ export interface PrivateRegistryProps {
  * `config.deleteEnabled`, and then possible only on the writer.
  */
 export class PrivateRegistry extends Construct {
+  /** The port the Service and Ingress backend listen on, so image references need no port. */
+  public static readonly SERVICE_PORT: number = REGISTRY_SERVICE_PORT;
+  /** The ingress-nginx annotations the Ingress gets unless `ingressAnnotations` is set. */
+  public static readonly INGRESS_NGINX_ANNOTATIONS: { [key: string]: string } = { ...INGRESS_NGINX_ANNOTATIONS };
+  /** The key of the HTTP secret inside the Secret given as `httpSecret`. */
+  public static readonly HTTP_SECRET_KEY: string = HTTP_SECRET_KEY;
+
   /** The DNS name clients use, e.g. in image references `<host>/<repository>@sha256:<digest>`. */
   public readonly host: string;
   /** Base name of the Kubernetes objects. */
@@ -223,7 +232,7 @@ export class PrivateRegistry extends Construct {
     const pushServiceName = validateObjectName('name', `${this.name}-push`);
     this.pushServiceDnsNames = [`${pushServiceName}.${this.namespace}.svc`, `${pushServiceName}.${this.namespace}.svc.cluster.local`];
 
-    const image = validatePinnedImage('image', props.image ?? IMAGES.registry);
+    const image = validatePinnedImage('image', props.image ?? Images.REGISTRY);
     const replicas = validateInteger('replicas', props.replicas ?? 1, 1, 100);
     const workloadKind = validateEnum('workloadKind', props.workloadKind ?? RegistryWorkloadKind.DEPLOYMENT, Object.values(RegistryWorkloadKind));
 
@@ -322,12 +331,10 @@ export class PrivateRegistry extends Construct {
    * `htpasswd` is `HtpasswdSource.generated()`; otherwise `credentials` names your Secret.
    *
    * @param id construct id, unique among this registry's grants
-   * @param options the namespaces and ServiceAccounts
-   * @param credentials the pull Secret in the registry's namespace
-   * @default credentials - the generated pull identity
+   * @param options the namespaces, ServiceAccounts and credentials
    */
-  public grantPull(id: string, options: PullAccessOptions, credentials?: IPullCredentials): PullAccess {
-    const pullCredentials = credentials ?? this.credentials;
+  public grantPull(id: string, options: GrantPullOptions): PullAccess {
+    const pullCredentials = options.credentials ?? this.credentials;
     if (!pullCredentials) {
       invalid('credentials', 'must be given to grantPull() when the registry\'s htpasswd is not HtpasswdSource.generated() (use PullCredentials.fromSecretName())', pullCredentials);
     }

@@ -1,6 +1,7 @@
 import { Duration } from 'cdk8s';
 import { Construct } from 'constructs';
-import { CertManagerIssuerKind, CertManagerIssuerRef, certManagerImports } from './cert-manager-issuer';
+import { CertManagerIssuerKind, CertManagerIssuerRef } from './cert-manager-issuer';
+import { certManagerImports } from './cert-manager-imports';
 import { goDuration } from './go-duration';
 import { makeClusterScoped } from '../cluster-scoped';
 import { requireChartNamespace, validateObjectName } from '../validation';
@@ -29,7 +30,7 @@ export interface CertManagerCaChainProps {
  */
 export class CertManagerCaChain extends Construct {
   /** The CA Issuer that signs certificates in the chart's namespace. */
-  public readonly issuerRef: Required<CertManagerIssuerRef>;
+  public readonly issuerRef: CertManagerIssuerRef;
   /** Name of the Secret holding the CA certificate and key. */
   public readonly caSecretName: string;
 

@@ -1,7 +1,8 @@
 import { Duration } from 'cdk8s';
 import { Construct } from 'constructs';
 import { CertManagerCaChain } from './cert-manager-ca-chain';
-import { CertManagerIssuerRef, certManagerImports, validateIssuerRef } from './cert-manager-issuer';
+import { CertManagerIssuerRef, validateIssuerRef } from './cert-manager-issuer';
+import { certManagerImports } from './cert-manager-imports';
 import { goDuration } from './go-duration';
 import { invalid, validateObjectName, validateUnique } from '../validation';
 
@@ -41,7 +42,7 @@ export interface CertManagerCertificateProps extends CertManagerCertificateOptio
  */
 export class CertManagerCertificate extends Construct {
   /** The issuer that signs the certificate. */
-  public readonly issuerRef: Required<CertManagerIssuerRef>;
+  public readonly issuerRef: CertManagerIssuerRef;
   /** The self-contained chain, when no issuer was given. */
   public readonly caChain?: CertManagerCaChain;
 

@@ -1,4 +1,3 @@
-import type * as CertManager from '../../imports/cert-manager.io';
 import { invalid, validateObjectName } from '../validation';
 
 /** The kinds of cert-manager issuer a Certificate can reference. */
@@ -28,12 +27,4 @@ export function validateIssuerRef(prop: string, ref: CertManagerIssuerRef): Requ
     invalid(`${prop}.kind`, `must be one of ${Object.values(CertManagerIssuerKind).map((k) => `"${k}"`).join(', ')}`, kind);
   }
   return { name: ref.name, kind };
-}
-
-/**
- * The generated cert-manager constructs, loaded on first use rather than at import: the module is
- * large and every synth would pay for it, while most charts never create a cert-manager object.
- */
-export function certManagerImports(): typeof CertManager {
-  return require('../../imports/cert-manager.io');
 }

@@ -6,7 +6,7 @@ import {
 } from './node-trust-script';
 import * as k8s from '../../imports/k8s';
 import { API_ACCESS_MOUNT, API_ACCESS_VOLUME, SHELL_DIR, SHELL_VOLUME, shellInitContainer, TMP_VOLUME } from '../access/restricted-pod';
-import { IMAGES } from '../images';
+import { Images } from '../images';
 import { PrivateRegistry } from '../registry/private-registry';
 import { UniqueObjectsCheck } from '../unique-objects';
 import { invalid, isDnsLabel, validateEnum, validateNamespace, validateObjectName, validatePinnedImage } from '../validation';
@@ -41,11 +41,8 @@ const DEFAULT_SERVICE_CIDRS: Record<NodeTrustMode, string[]> = {
   [NodeTrustMode.K3S]: ['10.43.0.0/16'],
 };
 
-/** Props of `NodeTrust`. */
-export interface NodeTrustProps {
-  /** The registry the nodes must trust and resolve; its `service` is the one mapped. */
-  readonly registry: PrivateRegistry;
-
+/** Settings of `NodeTrust` other than its registry; `TrustedRegistryChartProps.nodeTrust`. */
+export interface NodeTrustOptions {
   /**
    * The CA certificate (PEM) that signed the registry's certificate, or the self-signed
    * certificate itself (`SelfSignedRegistryCertificate.certificatePem`). Put in a ConfigMap
@@ -100,23 +97,29 @@ export interface NodeTrustProps {
 
   /**
    * The image writing the node's files (needs sh, awk, grep, cmp, stat); must be pinned by digest.
-   * @default IMAGES.busybox
+   * @default Images.BUSYBOX
    */
   readonly image?: string;
 
   /**
    * The image reading the Service from the API (provides `kubectl`; needs no shell: the resolver
    * runs with the one of `shellImage`); must be pinned by digest.
-   * @default IMAGES.kubectl
+   * @default Images.KUBECTL
    */
   readonly kubectlImage?: string;
 
   /**
    * Image whose `/bin/busybox` is a statically linked BusyBox, copied into the resolver container
    * as its shell; must be pinned by digest.
-   * @default IMAGES.shell
+   * @default Images.SHELL
    */
   readonly shellImage?: string;
+}
+
+/** Props of `NodeTrust`. */
+export interface NodeTrustProps extends NodeTrustOptions {
+  /** The registry the nodes must trust and resolve. */
+  readonly registry: PrivateRegistry;
 }
 
 /**
@@ -138,12 +141,15 @@ export interface NodeTrustProps {
  * Opt-in: it changes files on the nodes. See the README, "Trusting the registry from every node".
  */
 export class NodeTrust extends Construct {
+  /** The key of the CA certificate in the ConfigMap named by `caConfigMapName`. */
+  public static readonly CA_KEY: string = NODE_TRUST_CA_KEY;
+
   /** The DaemonSet running on every node. */
-  public readonly daemonSet: k8s.KubeDaemonSet;
+  public readonly daemonSet: ApiObject;
   /** The ConfigMap holding the scripts (and the CA when given as `caCertificate`). */
-  public readonly configMap: k8s.KubeConfigMap;
+  public readonly configMap: ApiObject;
   /** The ServiceAccount of the `resolve` container. */
-  public readonly serviceAccount: k8s.KubeServiceAccount;
+  public readonly serviceAccount: ApiObject;
   /** The script the `node-trust` container runs on each node. */
   public readonly script: string;
   /** The script the `resolve` container runs. */
@@ -162,9 +168,9 @@ export class NodeTrust extends Construct {
     if (!isDnsLabel(name)) {
       invalid('name', `must be a DNS label (lowercase letters, digits and "-", at most 63 characters)${props.name === undefined ? ': the default <registry namespace>-<registry name>-node-trust is too long, give a shorter one' : ''}`, name);
     }
-    const image = validatePinnedImage('image', props.image ?? IMAGES.busybox);
-    const kubectlImage = validatePinnedImage('kubectlImage', props.kubectlImage ?? IMAGES.kubectl);
-    const shellImage = validatePinnedImage('shellImage', props.shellImage ?? IMAGES.shell);
+    const image = validatePinnedImage('image', props.image ?? Images.BUSYBOX);
+    const kubectlImage = validatePinnedImage('kubectlImage', props.kubectlImage ?? Images.KUBECTL);
+    const shellImage = validatePinnedImage('shellImage', props.shellImage ?? Images.SHELL);
     if ((props.caCertificate === undefined) === (props.caConfigMapName === undefined)) {
       invalid('caCertificate', 'or \'caConfigMapName\' must be given (exactly one of them)', props.caCertificate === undefined ? 'neither' : 'both');
     }

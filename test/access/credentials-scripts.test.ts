@@ -2,14 +2,9 @@ import { spawnSync } from 'child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import {
-  COPY_PULL_SECRET_SCRIPT,
-  GENERATE_CREDENTIALS_SCRIPT,
-  GENERATION_ANNOTATION,
-  HTPASSWD_BCRYPT_COST,
-  HtpasswdKeys,
-  WRITE_CREDENTIALS_SCRIPT,
-} from '../../src';
+import { HtpasswdKeys } from '../../src';
+import { COPY_PULL_SECRET_SCRIPT, GENERATE_CREDENTIALS_SCRIPT, GENERATION_ANNOTATION, WRITE_CREDENTIALS_SCRIPT } from '../../src/access/credentials-scripts';
+import { HTPASSWD_BCRYPT_COST } from '../../src/access/htpasswd';
 import { httpRequest } from '../e2e/registry-client';
 import { freeLoopbackPort, RegistryProcess } from '../e2e/registry-process';
 import { describeWithBinaries } from '../util/binaries';

@@ -1,7 +1,8 @@
 import { createHash } from 'crypto';
 import * as bcrypt from 'bcryptjs';
 import { Testing } from 'cdk8s';
-import { HTPASSWD_BCRYPT_COST, htpasswdLine, HtpasswdSecret, HtpasswdSource } from '../../src';
+import { HtpasswdSecret, HtpasswdSource } from '../../src';
+import { HTPASSWD_BCRYPT_COST, htpasswdLine } from '../../src/access/htpasswd';
 import { synth, validateAgainstKubernetesSchemas } from '../util/manifests';
 
 const password = 'correct-horse-battery-staple';

@@ -1,18 +1,9 @@
 import { Chart, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
-import {
-  COPY_PULL_SECRET_SCRIPT,
-  GENERATION_ANNOTATION,
-  HtpasswdSource,
-  IMAGES,
-  PrivateRegistry,
-  PULL_ACCESS_LABEL,
-  PULL_SECRET_WAIT_SECONDS,
-  PullAccess,
-  PullAccessOptions,
-  PullCredentials,
-  TrustedRegistryChart,
-} from '../../src';
+import { HtpasswdSource, PrivateRegistry, PullAccess, PullAccessOptions, PullCredentials, TrustedRegistryChart } from '../../src';
+import { COPY_PULL_SECRET_SCRIPT, GENERATION_ANNOTATION } from '../../src/access/credentials-scripts';
+import { PULL_ACCESS_LABEL, PULL_SECRET_WAIT_SECONDS } from '../../src/access/pull-access';
+import { IMAGES } from '../../src/images';
 import { findOne, Manifest, synth, validateAgainstKubernetesSchemas } from '../util/manifests';
 import { expectRestrictedPod } from '../util/pod-security';
 
@@ -255,7 +246,7 @@ describe('PullAccess', () => {
 
   test('uses the given credentials when the registry has no generated ones', () => {
     const registry = new PrivateRegistry(chart(), 'Registry', { host: HOST });
-    const access = registry.grantPull('Apps', { namespaces: ['team-a'] }, PullCredentials.fromSecretName('team-pull'));
+    const access = registry.grantPull('Apps', { namespaces: ['team-a'], credentials: PullCredentials.fromSecretName('team-pull') });
     expect(access.secretName).toBe('team-pull');
   });
 

@@ -1,16 +1,8 @@
 import { Chart, Testing } from 'cdk8s';
-import {
-  GENERATE_CREDENTIALS_SCRIPT,
-  GENERATION_ANNOTATION,
-  HTPASSWD_BCRYPT_COST,
-  HtpasswdSource,
-  IMAGES,
-  MAX_GENERATION,
-  PrivateRegistry,
-  RegistryCredentialsGenerator,
-  RegistryCredentialsGeneratorProps,
-  WRITE_CREDENTIALS_SCRIPT,
-} from '../../src';
+import { HtpasswdSource, PrivateRegistry, RegistryCredentialsGenerator, RegistryCredentialsGeneratorProps } from '../../src';
+import { GENERATE_CREDENTIALS_SCRIPT, GENERATION_ANNOTATION, MAX_GENERATION, WRITE_CREDENTIALS_SCRIPT } from '../../src/access/credentials-scripts';
+import { HTPASSWD_BCRYPT_COST } from '../../src/access/htpasswd';
+import { IMAGES } from '../../src/images';
 import { findOne, Manifest, synth, validateAgainstKubernetesSchemas } from '../util/manifests';
 import { expectRestrictedPod } from '../util/pod-security';
 

@@ -49,6 +49,8 @@ const SECRETS = { group: '', version: 'v1', resource: 'secrets' };
 const SERVICE_ACCOUNTS = { group: '', version: 'v1', resource: 'serviceaccounts' };
 const DOCKER_CONFIG = 'kubernetes.io/dockerconfigjson';
 const DOCKER_CONFIG_DATA = { '.dockerconfigjson': Buffer.from('{"auths":{}}').toString('base64') };
+/** The API server refuses a token Secret that names no ServiceAccount before admission. */
+const FOR_SERVICE_ACCOUNT = (name: string) => ({ 'kubernetes.io/service-account.name': name });
 
 interface SecretParts {
   readonly type?: string;
@@ -69,9 +71,13 @@ function secret(namespace: string, name: string, parts: SecretParts = {}) {
   };
 }
 
-function writeSecret(user: { username: string }, operation: 'CREATE' | 'UPDATE', namespace: string, name: string, parts: SecretParts = {}): AdmissionRequest {
+/**
+ * A write of a Secret. An UPDATE replaces `before` (by default the same type and data, not
+ * immutable): the Secret a real server holds before the update, which must itself be valid.
+ */
+function writeSecret(user: { username: string }, operation: 'CREATE' | 'UPDATE', namespace: string, name: string, parts: SecretParts = {}, before: SecretParts = { type: parts.type, data: parts.data }): AdmissionRequest {
   const object = secret(namespace, name, parts);
-  return { operation, resource: SECRETS, namespace, object, oldObject: operation === 'UPDATE' ? object : undefined, userInfo: user };
+  return { operation, resource: SECRETS, namespace, object, oldObject: operation === 'UPDATE' ? secret(namespace, name, before) : undefined, userInfo: user };
 }
 
 function serviceAccount(namespace: string, name: string, fields: Record<string, unknown> = {}, metadata: Record<string, unknown> = {}) {
@@ -108,7 +114,7 @@ export const SECRET_WRITE_CORPUS: AdmissionCase[] = [
   { name: 'copy Job SA creates another dockerconfigjson Secret in a consumer namespace', why: 'only the named Secret', decision: 'refuse', reason: `${PULL_COPIES}team-a/other-pull`, request: writeSecret(PULL_ACCESS, 'CREATE', 'team-a', 'other-pull', { type: DOCKER_CONFIG, data: DOCKER_CONFIG_DATA }) },
   { name: 'copy Job SA writes the pull Secret name in a namespace it was not granted', why: 'only the granted namespaces', decision: 'refuse', reason: `${PULL_COPIES}team-c/registry-pull`, request: writeSecret(PULL_ACCESS, 'CREATE', 'team-c', 'registry-pull', { type: DOCKER_CONFIG, data: DOCKER_CONFIG_DATA }) },
   { name: 'copy Job SA overwrites the source pull Secret', why: 'the source is the generator\'s', decision: 'refuse', reason: `${PULL_COPIES}registry/registry-pull`, request: writeSecret(PULL_ACCESS, 'UPDATE', 'registry', 'registry-pull', { type: DOCKER_CONFIG, data: DOCKER_CONFIG_DATA }) },
-  { name: 'copy Job SA adds a key to the copy', why: 'only the intended key', decision: 'refuse', reason: 'Secret team-a/registry-pull may hold only the keys .dockerconfigjson', request: writeSecret(PULL_ACCESS, 'UPDATE', 'team-a', 'registry-pull', { type: DOCKER_CONFIG, data: { ...DOCKER_CONFIG_DATA, token: 'eA==' } }) },
+  { name: 'copy Job SA adds a key to the copy', why: 'only the intended key', decision: 'refuse', reason: 'Secret team-a/registry-pull may hold only the keys .dockerconfigjson', request: writeSecret(PULL_ACCESS, 'UPDATE', 'team-a', 'registry-pull', { type: DOCKER_CONFIG, data: { ...DOCKER_CONFIG_DATA, token: 'eA==' } }, { type: DOCKER_CONFIG, data: DOCKER_CONFIG_DATA }) },
   { name: 'copy Job SA makes the copy immutable', why: 'rotation must stay possible', decision: 'refuse', reason: 'may not make a Secret immutable', request: writeSecret(PULL_ACCESS, 'UPDATE', 'team-a', 'registry-pull', { type: DOCKER_CONFIG, data: DOCKER_CONFIG_DATA, immutable: true }) },
   { name: 'copy Job SA adds another Secret to a ServiceAccount', why: 'only its own entry', decision: 'refuse', reason: ONLY_IMAGE_PULL_SECRET, request: updateServiceAccount(PULL_ACCESS, 'team-a', 'default', {}, { imagePullSecrets: [{ name: 'registry-pull' }, { name: 'stolen' }] }) },
   { name: 'copy Job SA lists a token Secret in a ServiceAccount\'s secrets', why: 'only imagePullSecrets', decision: 'refuse', reason: ONLY_IMAGE_PULL_SECRET, request: updateServiceAccount(PULL_ACCESS, 'team-a', 'default', {}, { secrets: [{ name: 'admin-token' }] }) },
@@ -118,18 +124,18 @@ export const SECRET_WRITE_CORPUS: AdmissionCase[] = [
   { name: 'copy Job SA creates a ServiceAccount', why: 'it creates none', decision: 'refuse', reason: 'may only update the ServiceAccounts', request: { operation: 'CREATE', resource: SERVICE_ACCOUNTS, namespace: 'team-a', object: serviceAccount('team-a', 'default'), userInfo: PULL_ACCESS } },
 
   // What the generator Job does.
-  { name: 'generator creates the htpasswd Secret', why: 'its job', decision: 'admit', request: writeSecret(GENERATOR, 'CREATE', 'registry', 'registry-htpasswd', { data: { htpasswd: 'eA==' }, annotations: { 'cdk8s-trusted-registry/credentials-generation': '1' } }) },
+  { name: 'generator creates the htpasswd Secret', why: 'its job', decision: 'admit', request: writeSecret(GENERATOR, 'CREATE', 'registry', 'registry-htpasswd', { data: { 'htpasswd-push': 'eA==', 'htpasswd-pull': 'eA==' }, annotations: { 'cdk8s-trusted-registry/credentials-generation': '1' } }) },
   { name: 'generator replaces the push Secret', why: 'its job', decision: 'admit', request: writeSecret(GENERATOR, 'UPDATE', 'registry', 'registry-push', { type: DOCKER_CONFIG, data: DOCKER_CONFIG_DATA }) },
   { name: 'generator creates the pull Secret', why: 'its job', decision: 'admit', request: writeSecret(GENERATOR, 'CREATE', 'registry', 'registry-pull', { type: DOCKER_CONFIG, data: DOCKER_CONFIG_DATA }) },
   { name: 'generator SA creates a service-account token in its namespace', why: 'only its three Secrets', decision: 'refuse', reason: `${GENERATED}registry/registry-admin-token`, request: writeSecret(GENERATOR, 'CREATE', 'registry', 'registry-admin-token', { type: 'kubernetes.io/service-account-token', annotations: { 'kubernetes.io/service-account.name': 'registry-credentials' } }) },
-  { name: 'generator SA writes the htpasswd Secret as a token', why: 'only the intended type', decision: 'refuse', reason: 'Secret registry/registry-htpasswd must be of type Opaque, not kubernetes.io/service-account-token', request: writeSecret(GENERATOR, 'CREATE', 'registry', 'registry-htpasswd', { type: 'kubernetes.io/service-account-token' }) },
+  { name: 'generator SA writes the htpasswd Secret as a token', why: 'only the intended type', decision: 'refuse', reason: 'Secret registry/registry-htpasswd must be of type Opaque, not kubernetes.io/service-account-token', request: writeSecret(GENERATOR, 'CREATE', 'registry', 'registry-htpasswd', { type: 'kubernetes.io/service-account-token', annotations: FOR_SERVICE_ACCOUNT('registry-credentials') }) },
   { name: 'generator SA writes the push Secret as Opaque', why: 'only the intended type', decision: 'refuse', reason: 'must be of type kubernetes.io/dockerconfigjson, not Opaque', request: writeSecret(GENERATOR, 'CREATE', 'registry', 'registry-push', { data: DOCKER_CONFIG_DATA }) },
-  { name: 'generator SA adds a key to the htpasswd Secret', why: 'only the intended key', decision: 'refuse', reason: 'Secret registry/registry-htpasswd may hold only the keys htpasswd', request: writeSecret(GENERATOR, 'UPDATE', 'registry', 'registry-htpasswd', { data: { htpasswd: 'eA==', 'config.yml': 'eA==' } }) },
+  { name: 'generator SA adds a key to the htpasswd Secret', why: 'only the intended key', decision: 'refuse', reason: 'Secret registry/registry-htpasswd may hold only the keys htpasswd-push, htpasswd-pull', request: writeSecret(GENERATOR, 'UPDATE', 'registry', 'registry-htpasswd', { data: { 'htpasswd-push': 'eA==', 'htpasswd-pull': 'eA==', 'config.yml': 'eA==' } }) },
   { name: 'generator SA writes a Secret of its name in kube-system', why: 'only its own namespace', decision: 'refuse', reason: `${GENERATED}kube-system/registry-htpasswd`, request: writeSecret(GENERATOR, 'CREATE', 'kube-system', 'registry-htpasswd', { data: { htpasswd: 'eA==' } }) },
   { name: 'generator SA updates a ServiceAccount', why: 'the policy of the generator covers only Secrets; RBAC grants it no ServiceAccount', decision: 'admit', request: updateServiceAccount(GENERATOR, 'registry', 'default', {}, { automountServiceAccountToken: true }) },
 
   // Everyone else is not this policy's business.
-  { name: 'another ServiceAccount creates a token Secret', why: 'the policies bind to the chart\'s ServiceAccounts only', decision: 'admit', request: writeSecret(OTHER, 'CREATE', 'registry', 'anything', { type: 'kubernetes.io/service-account-token' }) },
+  { name: 'another ServiceAccount creates a token Secret', why: 'the policies bind to the chart\'s ServiceAccounts only', decision: 'admit', request: writeSecret(OTHER, 'CREATE', 'registry', 'anything', { type: 'kubernetes.io/service-account-token', annotations: FOR_SERVICE_ACCOUNT('registry') }) },
   { name: 'a cluster admin creates a bootstrap token', why: 'the policies bind to the chart\'s ServiceAccounts only', decision: 'admit', request: { ...writeSecret({ username: 'x' }, 'CREATE', 'kube-system', 'bootstrap-token-abcdef', { type: 'bootstrap.kubernetes.io/token' }), userInfo: undefined } },
-  { name: 'a ServiceAccount of the same name in another namespace writes any Secret', why: 'the user name includes the namespace', decision: 'admit', request: writeSecret({ username: `system:serviceaccount:team-a:${SECRET_WRITE_SETUP.pullAccessName}` }, 'CREATE', 'team-a', 'anything', { type: 'kubernetes.io/service-account-token' }) },
+  { name: 'a ServiceAccount of the same name in another namespace writes any Secret', why: 'the user name includes the namespace', decision: 'admit', request: writeSecret({ username: `system:serviceaccount:team-a:${SECRET_WRITE_SETUP.pullAccessName}` }, 'CREATE', 'team-a', 'anything', { type: 'kubernetes.io/service-account-token', annotations: FOR_SERVICE_ACCOUNT('default') }) },
 ];

@@ -1,5 +1,6 @@
 import { Testing } from 'cdk8s';
-import { APP_SETTINGS, chartPropsFromEnv, PolicyMode, TrustedRegistryChart } from '../../src';
+import { PolicyMode, TrustedRegistryChart } from '../../src';
+import { APP_SETTINGS, chartPropsFromEnv } from '../../src/app-config';
 import { findOne, synth } from '../util/manifests';
 
 describe('chartPropsFromEnv', () => {

@@ -1,5 +1,6 @@
 import { Testing } from 'cdk8s';
-import { HtpasswdSource, IMAGES, TrustedRegistryChart } from '../../src';
+import { HtpasswdSource, TrustedRegistryChart } from '../../src';
+import { IMAGES } from '../../src/images';
 import { Manifest, synth } from '../util/manifests';
 
 /** Every feature of the chart that deploys a workload. */

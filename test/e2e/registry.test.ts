@@ -1,5 +1,6 @@
 import { join } from 'path';
-import { HTPASSWD_BCRYPT_COST, HtpasswdKeys, RegistryContainerNames } from '../../src';
+import { HtpasswdKeys, RegistryContainerNames } from '../../src';
+import { HTPASSWD_BCRYPT_COST } from '../../src/access/htpasswd';
 import { describeWithBinaries } from '../util/binaries';
 import { readOciBlobs, ociManifestDigest, writeOciImage } from './oci-image';
 import { httpRequest } from './registry-client';

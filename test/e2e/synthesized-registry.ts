@@ -3,7 +3,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'fs';
 import { dirname, join } from 'path';
 import { Chart, Testing } from 'cdk8s';
 import { parse } from 'yaml';
-import { HtpasswdSource, PrivateRegistry, PrivateRegistryProps, REGISTRY_PATHS, RegistryContainerNames, RegistryUser } from '../../src';
+import { HtpasswdSource, PrivateRegistry, PrivateRegistryProps, RegistryContainerNames, RegistryUser } from '../../src';
+import { REGISTRY_PATHS } from '../../src/registry/registry-config';
 
 /** One synthesized Kubernetes object, as plain JSON. */
 export type Manifest = Record<string, any>;

@@ -78,10 +78,31 @@ export class KubeClient {
     return response;
   }
 
-  /** Creates the namespace (with extra labels) unless it exists. */
+  /**
+   * Creates the namespace (with extra labels) unless it exists, and waits until it is active: a
+   * namespace an earlier test file deleted may still be terminating, and refuses new objects.
+   */
   public async ensureNamespace(name: string, labels: Record<string, string> = {}): Promise<void> {
-    const response = await this.request('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } } });
-    if (response.status !== 201 && response.status !== 409) throw new Error(`creating namespace ${name}: ${JSON.stringify(response.body)}`);
+    await this.waitFor(`namespace ${name} to be active`, async () => {
+      const response = await this.request('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } } });
+      if (response.status !== 201 && response.status !== 409) throw new Error(`creating namespace ${name}: ${JSON.stringify(response.body)}`);
+      const current = await this.request('GET', `/api/v1/namespaces/${name}`);
+      return current.status === 200 && current.body.status?.phase === 'Active';
+    }, 120_000);
+  }
+
+  /** A token of a ServiceAccount from the TokenRequest API, as the kubelet would mount it. */
+  public async serviceAccountToken(namespace: string, name: string, expirationSeconds = 600): Promise<string> {
+    const response = await this.expectOk('POST', `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`, {
+      body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds } },
+    });
+    return response.body.status.token;
+  }
+
+  /** Applies manifests with `kubectl apply --server-side`; throws on any error. */
+  public async applyServerSide(manifests: readonly unknown[], fieldManager = 'cdk8s-trusted-registry'): Promise<void> {
+    const result = await this.kubectl(['apply', '--server-side', '--field-manager', fieldManager, '-f', writeManifests(manifests)]);
+    if (result.code !== 0) throw new Error(`kubectl apply --server-side failed: ${result.stderr}`);
   }
 
   /** Polls until `check` holds, or throws naming `what`. */
@@ -117,6 +138,15 @@ function warningTexts(rawHeaders: string[]): string[] {
     warnings.push(match ? match[1].replace(/\\(.)/g, '$1') : rawHeaders[i + 1]);
   }
   return warnings;
+}
+
+/**
+ * Request headers that make the admin's request the request of `username` (e.g.
+ * `system:serviceaccount:<ns>:<name>`): the server authorizes and admits it as that user, and
+ * adds a ServiceAccount's groups by itself (system:serviceaccounts, system:serviceaccounts:<ns>).
+ */
+export function impersonating(username: string): Record<string, string> {
+  return { 'Impersonate-User': username };
 }
 
 /** The REST path of a collection: `/api/v1/namespaces/<ns>/pods`, `/apis/apps/v1/namespaces/<ns>/deployments`. */

@@ -88,9 +88,12 @@ const podSpecPath = (kind: string) => POD_SPEC_PATH[kind] ?? 'spec.template.spec
 /** The kind-guarded pod spec lookup the policy's variables use, for `object` or `oldObject`. */
 const GUARDED_POD_SPEC = /(\w+)\.kind == 'Pod' \? \1\.spec : \(\1\.kind == 'CronJob' \? \1\.spec\.jobTemplate\.spec\.template\.spec : \1\.spec\.template\.spec\)/g;
 
-/** An expression with every kind-guarded pod spec lookup replaced by the branch its guard takes for `kind`. */
+/**
+ * An expression with every kind-guarded pod spec lookup replaced by the branch its guard takes for
+ * `kind`, and a variable that is null on CREATE by its UPDATE branch (the only one read).
+ */
 function resolveGuards(expression: string, kind: string): string {
-  return expression.replace(GUARDED_POD_SPEC, (_match, object: string) => `${object}.${podSpecPath(kind)}`);
+  return expression.replace(NULL_ON_CREATE, '').replace(GUARDED_POD_SPEC, (_match, object: string) => `${object}.${podSpecPath(kind)}`);
 }
 
 /** The kinds that have no field `field` under `object.spec`. */
@@ -105,13 +108,22 @@ const LACKING: Record<string, (kind: string) => boolean> = {
  * the checker types every branch against every kind, so each kind lacking the field reports it.
  * Kubernetes 1.30 has no image volumes (`volumes[].image`, 1.31+), which `images` reads behind `has()`.
  */
-function expectedVariableIssues(cluster: KubeCluster, variable: { name: string; expression: string }, kind: string): string[] {
+function expectedVariableIssues(cluster: KubeCluster, variable: { name: string; expression: string }, kind: string, variables: Array<{ name: string; expression: string }>): string[] {
   const guarded = Object.entries(LACKING)
-    .filter(([field, lacks]) => new RegExp(`object\\.spec\\.${field}\\b`).test(variable.expression) && lacks(kind))
+    .filter(([field, lacks]) => new RegExp(`\\b(object|oldObject)\\.spec\\.${field}\\b`).test(variable.expression) && lacks(kind))
     .map(([field]) => `undefined field '${field}'`);
   const volumeImage = cluster.minor < 31 && /\bv\.image\b/.test(variable.expression) ? ["undefined field 'image'"] : [];
-  return [...guarded, ...volumeImage];
+  // A variable that is null on CREATE (`oldObject == null ? null : ...`) has the type null to the
+  // checker (unless its other branch fails to check, which makes it dyn); reading its fields,
+  // which happens only on UPDATE, is reported.
+  const readsNullable = variables.some((other) => new RegExp(`\\bvariables\\.${other.name}\\.`).test(variable.expression)
+    && /^oldObject == null \? null : /.test(other.expression)
+    && expectedVariableIssues(cluster, other, kind, variables).length === 0);
+  return [...guarded, ...volumeImage, ...(readsNullable ? ["type 'null' does not support field selection"] : [])];
 }
+
+/** A variable that is null (or empty) when there is no old object (CREATE), as the policy writes it. */
+const NULL_ON_CREATE = /^oldObject == null \? (null|\[\]) : /;
 
 /** A validation that type-checks `expression` whatever its type. */
 const asValidation = (expression: string) => ({ expression: `(${expression}) == (${expression})` });
@@ -159,15 +171,15 @@ describeWithKube('the policy type-checks on a real API server', (cluster) => {
       });
       const expected = variables.map((variable) => ({
         variable: variable.name,
-        byKind: Object.fromEntries(kinds.map((kind) => [kind, expectedVariableIssues(cluster, variable, kind).sort()])),
+        byKind: Object.fromEntries(kinds.map((kind) => [kind, expectedVariableIssues(cluster, variable, kind, variables).sort()])),
       }));
       expect(found).toEqual(expected);
     });
 
     test('the kind guards are the ones resolved below', () => {
       // The per-kind checks below mean little if the guarded lookup changes shape unnoticed.
-      const guarded = variables.filter((v) => /\.kind ==/.test(v.expression));
-      guarded.forEach((v) => expect(resolveGuards(v.expression, 'Deployment')).not.toMatch(/\.kind ==/));
+      const guarded = variables.filter((v) => /\.kind ==|== null \?/.test(v.expression));
+      guarded.forEach((v) => expect(resolveGuards(v.expression, 'Deployment')).not.toMatch(/\.kind ==|== null \?/));
     });
 
     test.each(kinds)('per kind: %s, with the kind guards resolved as they are at run time, type-checks cleanly', async (kind) => {

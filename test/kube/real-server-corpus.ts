@@ -18,7 +18,8 @@ import { KubeCluster } from './versions';
 const POLICIES = '/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies';
 const BINDINGS = '/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings';
 const VALIDATION_FAILURE_ANNOTATION = 'validation.policy.admission.k8s.io/validation_failure';
-const POLICY_MESSAGE = /ValidatingAdmissionPolicy '[^']+' with binding '[^']+' denied request: .*$/s;
+/** The part of an API server's refusal a ValidatingAdmissionPolicy wrote (the harness's `denial`). */
+export const POLICY_MESSAGE = /ValidatingAdmissionPolicy '[^']+' with binding '[^']+' denied request: .*$/s;
 const POLICY_WARNING = /^Validation failed for ValidatingAdmissionPolicy /;
 
 type Phase = 'baseline' | 'enforce' | 'audit';
@@ -28,6 +29,8 @@ interface RealOutcome {
   readonly status: number;
   readonly admitted: boolean;
   readonly message?: string;
+  /** Why the server refused, without generated names: status, reason and each cause's field and reason. */
+  readonly refusal?: string;
   readonly warnings: string[];
   readonly auditId: string;
 }
@@ -87,7 +90,15 @@ async function send(client: KubeClient, request: AdmissionRequest, name: string,
     throw new Error(`no API call produces ${request.operation}${request.subResource ? ` of ${request.subResource}` : ''}`);
   }
   const admitted = response.status >= 200 && response.status <= 299;
-  return { status: response.status, admitted, message: admitted ? undefined : String(response.body?.message ?? response.body), warnings: response.warnings, auditId };
+  const causes = ((response.body?.details?.causes ?? []) as Array<{ field?: string; reason?: string }>).map((cause) => `${cause.field ?? ''}: ${cause.reason ?? ''}`);
+  return {
+    status: response.status,
+    admitted,
+    message: admitted ? undefined : String(response.body?.message ?? response.body),
+    refusal: admitted ? undefined : [`${response.status} ${response.body?.reason ?? ''}`, ...causes].join('; '),
+    warnings: response.warnings,
+    auditId,
+  };
 }
 
 /** Deletes what a request left behind, without waiting. */
@@ -218,9 +229,8 @@ export function describeCorpusOnRealServer(corpus: RealServerCorpus): void {
 
     describe.each(cases.map(({ index, admissionCase }) => [admissionCase.decision, admissionCase.name, index, admissionCase] as const))('%s: %s', (_decision, _name, index, admissionCase) => {
       const rejectedBeforeAdmission = () => !results.baseline.get(index)!.admitted;
-      /** The refusal with this phase's object name and generated ids masked. */
-      const refusal = (phase: Phase) => results[phase].get(index)!.message!.split(nameOf(index, phase)).join('<name>')
-        .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<uid>');
+      /** Why the server refused in a phase (messages hold generated names, which differ by phase). */
+      const refusal = (phase: Phase) => results[phase].get(index)!.refusal;
 
       test('enforce: the harness gives the real server\'s verdict and denial', () => {
         const real = results.enforce.get(index)!;

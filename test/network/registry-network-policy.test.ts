@@ -1,5 +1,6 @@
 import { Chart, Testing } from 'cdk8s';
-import { PrivateRegistry, RegistryNetworkPolicy, RegistryNetworkPolicyProps, validateCidr } from '../../src';
+import { PrivateRegistry, RegistryNetworkPolicy, RegistryNetworkPolicyProps } from '../../src';
+import { validateCidr } from '../../src/network/cidr';
 import { findOne, Manifest, synth, validateAgainstKubernetesSchemas } from '../util/manifests';
 
 function policyChart(props: Omit<RegistryNetworkPolicyProps, 'registry'>, ingress = true): Manifest[] {

@@ -2,7 +2,7 @@ import { randomBytes } from 'crypto';
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { dirname, join } from 'path';
-import { COPIED_FROM_ANNOTATION, GENERATION_ANNOTATION } from '../../src';
+import { COPIED_FROM_ANNOTATION, GENERATION_ANNOTATION } from '../../src/access/credentials-scripts';
 import { ControlPlane } from '../kube/control-plane';
 import { KubeClient } from '../kube/kube-fixture';
 import { kubeBinDir, kubeVersions } from '../kube/versions';

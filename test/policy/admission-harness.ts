@@ -584,9 +584,15 @@ class CelJsEngine implements CelEngine {
     if (Atomics.wait(this.signal, 0, 0, 30_000) === 'timed-out') {
       throw new Error('cel-js worker did not answer within 30 s');
     }
-    const reply = receiveMessageOnPort(this.port);
-    if (!reply) throw new Error('cel-js worker signalled without a reply');
-    return reply.message as Outcome;
+    // The signal can arrive before the posted reply is visible on this thread (seen on a loaded
+    // machine): wait for it, or a late reply would answer the next call and shift every answer.
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const reply = receiveMessageOnPort(this.port);
+      if (reply) return reply.message as Outcome;
+      if (Date.now() > deadline) throw new Error('cel-js worker signalled without a reply within 30 s');
+      Atomics.wait(this.signal, 0, 1, 1);
+    }
   }
 }
 

@@ -1,10 +1,10 @@
 import { App, Chart, Size, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { parse } from 'yaml';
-import {
-  HtpasswdKeys, HtpasswdSource, IMAGES, INGRESS_NGINX_ANNOTATIONS, PrivateRegistry, PrivateRegistryProps,
-  PullCredentials, RegistryCertificate, registryConfig, RegistryRole, RegistryStorage, RegistryWorkloadKind, TlsVersion,
-} from '../../src';
+import { HtpasswdKeys, HtpasswdSource, PrivateRegistry, PrivateRegistryProps, PullCredentials, RegistryCertificate, RegistryStorage, RegistryWorkloadKind, TlsVersion } from '../../src';
+import { IMAGES } from '../../src/images';
+import { INGRESS_NGINX_ANNOTATIONS } from '../../src/registry/private-registry';
+import { registryConfig, RegistryRole } from '../../src/registry/registry-config';
 import { findOne, Manifest, synth, validateAgainstKubernetesSchemas } from '../util/manifests';
 
 const host = 'registry.example.com';
@@ -327,9 +327,9 @@ describe('PrivateRegistry input errors', () => {
       `'htpasswd pullUsers[0].username' must not also be a push user: the pull identity would be able to write, got "ci"`],
     ['there is no push user', () => HtpasswdSource.fromUsers({ pushUsers: [], pullUsers: [{ username: 'nodes', password: 'q'.repeat(20) }], saltSeed: 'a-secret-salt-seed-of-32-characters-or-more' }), `'htpasswd pushUsers' must list at least one user, got []`],
     ['there is no pull user', () => HtpasswdSource.fromUsers({ pushUsers: [{ username: 'ci', password: 'p'.repeat(20) }], pullUsers: [], saltSeed: 'a-secret-salt-seed-of-32-characters-or-more' }), `'htpasswd pullUsers' must list at least one user, got []`],
-    ['grantPull() is given the push identity\'s Secret', () => registryChart({ htpasswd: HtpasswdSource.generated() }).registry.grantPull('Apps', { namespaces: ['team-a'] }, PullCredentials.fromSecretName('registry-push')),
+    ['grantPull() is given the push identity\'s Secret', () => registryChart({ htpasswd: HtpasswdSource.generated() }).registry.grantPull('Apps', { namespaces: ['team-a'], credentials: PullCredentials.fromSecretName('registry-push') }),
       `'credentials' must name the pull identity's Secret, not the push identity's or an htpasswd Secret: grantPull() copies it into every listed namespace, got "registry-push"`],
-    ['grantPull() is given the htpasswd Secret', () => registryChart().registry.grantPull('Apps', { namespaces: ['team-a'] }, PullCredentials.fromSecretName('registry-htpasswd')),
+    ['grantPull() is given the htpasswd Secret', () => registryChart().registry.grantPull('Apps', { namespaces: ['team-a'], credentials: PullCredentials.fromSecretName('registry-htpasswd') }),
       `'credentials' must name the pull identity's Secret, not the push identity's or an htpasswd Secret: grantPull() copies it into every listed namespace, got "registry-htpasswd"`],
     ['a certificate Secret name is invalid', () => RegistryCertificate.fromSecretName('TLS'), `'certificate secretName' must be a Kubernetes object name`],
     ['a registry config role is not a RegistryRole', () => registryConfig('both' as RegistryRole), `'role' must be one of "reader", "writer", got "both"`],

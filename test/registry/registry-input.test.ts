@@ -1,9 +1,8 @@
 import { Chart, Size, Testing } from 'cdk8s';
-import {
-  HtpasswdSource, PrivateRegistry, PrivateRegistryProps, RegistryConfigOptions, RegistryRole, RegistryStorage, RegistryWorkloadKind,
-  renderRegistryConfig, TlsVersion,
-} from '../../src';
+import { HtpasswdSource, PrivateRegistry, PrivateRegistryProps, RegistryConfigOptions, RegistryStorage, RegistryWorkloadKind, TlsVersion } from '../../src';
+import { RegistryRole, renderRegistryConfig } from '../../src/registry/registry-config';
 import { findOne, synth, validateAgainstKubernetesSchemas } from '../util/manifests';
+import { MAX_GENERATION } from '../../src/access/credentials-scripts';
 
 // Input a user could get wrong from JavaScript or by a slip, each refused at synth with the prop,
 // the value and what is allowed, instead of being emitted or failing later without a name.
@@ -80,6 +79,6 @@ describe('PrivateRegistry refuses input that would fail open or late', () => {
     ['Infinity', Infinity],
   ])('fails if the credentials generation is %s, saying so (not "null")', (shown, generation) => {
     expect(() => registry({ htpasswd: HtpasswdSource.generated({ generation }) }))
-      .toThrow(`'generation' must be an integer from 1 to ${Number.MAX_SAFE_INTEGER}, got ${shown}`);
+      .toThrow(`'generation' must be an integer from 1 to ${MAX_GENERATION}, got ${shown}`);
   });
 });

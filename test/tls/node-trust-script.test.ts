@@ -4,7 +4,8 @@ import { tmpdir } from 'os';
 import { join, relative } from 'path';
 import { parse as parseToml } from 'smol-toml';
 import { parse as parseYaml } from 'yaml';
-import { NODE_TRUST_MARKER, NodeTrustMode, renderNodeTrustScript, renderServiceResolverScript, validateServiceCidrs } from '../../src';
+import { NodeTrustMode } from '../../src';
+import { NODE_TRUST_MARKER, renderNodeTrustScript, renderServiceResolverScript, validateServiceCidrs } from '../../src/tls/node-trust-script';
 import { describeWithBinaries, which } from '../util/binaries';
 
 const HOST = 'registry.example.com';

@@ -5,10 +5,9 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { Chart, Duration, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
-import {
-  IMAGES, NodeTrust, NodeTrustMode, NodeTrustProps, PrivateRegistry, RegistryCertificate, renderNodeTrustScript, renderServiceResolverScript,
-  TrustedRegistryChart,
-} from '../../src';
+import { NodeTrust, NodeTrustMode, NodeTrustProps, PrivateRegistry, RegistryCertificate, TrustedRegistryChart } from '../../src';
+import { IMAGES } from '../../src/images';
+import { renderNodeTrustScript, renderServiceResolverScript } from '../../src/tls/node-trust-script';
 import { findOne, Manifest, synth, validateAgainstKubernetesSchemas } from '../util/manifests';
 
 const HOST = 'registry.example.com';

@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { Chart, Duration, Testing } from 'cdk8s';
-import { createSelfSignedCertificate, PrivateRegistry, RegistryCertificate, SELF_SIGNED_SUBJECT_ORGANIZATION } from '../../src';
+import { PrivateRegistry, RegistryCertificate } from '../../src';
+import { createSelfSignedCertificate, SELF_SIGNED_SUBJECT_ORGANIZATION } from '../../src/tls/self-signed-certificate';
 import { findOne, Manifest, synth, validateAgainstKubernetesSchemas } from '../util/manifests';
 
 const seed = 'proof-of-concept-seed-0123456789abcdef';

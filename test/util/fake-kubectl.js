@@ -25,8 +25,26 @@ function real(realArgs, input) {
 
 function passThrough() {
   const result = real(args, fs.readFileSync(0));
-  process.stdout.write(result.stdout);
-  process.stderr.write(result.stderr);
+  exitAfterWriting(result);
+}
+
+// process.exit() right after process.stdout.write() to a pipe drops what the pipe has not taken
+// yet (past 64 KiB): write synchronously, retrying while the reader is slow, then exit.
+function writeAllSync(fd, text) {
+  const bytes = Buffer.from(text);
+  let offset = 0;
+  while (offset < bytes.length) {
+    try {
+      offset += fs.writeSync(fd, bytes, offset);
+    } catch (error) {
+      if (error.code !== 'EAGAIN') throw error;
+    }
+  }
+}
+
+function exitAfterWriting(result) {
+  writeAllSync(1, result.stdout);
+  writeAllSync(2, result.stderr);
   process.exit(result.code);
 }
 
@@ -69,9 +87,7 @@ if (verb === 'get') {
   }
   // JSONPath and other output formats are evaluated by the real kubectl on the stored object.
   const result = real(['annotate', '--local', '-f', target, 'fake-kubectl-no-such-annotation-', '-o', flags['-o']]);
-  process.stdout.write(result.stdout);
-  process.stderr.write(result.stderr);
-  process.exit(result.code);
+  exitAfterWriting(result);
 }
 
 if ((verb === 'create' || verb === 'replace') && flags['-f']) {

@@ -1,0 +1,91 @@
+import { execFileSync, spawnSync } from 'child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { parseAllDocuments } from 'yaml';
+import { describeWithPrerequisites } from '../util/binaries';
+import { isCustomResource, validateAgainstCrds } from '../util/crds';
+import { Manifest, validateAgainstKubernetesSchemas } from '../util/manifests';
+
+// The examples are apps as a user writes them (`import ... from 'cdk8s-trusted-registry'`),
+// compiled with the options `cdk8s init` uses against the compiled library, and run as cdk8s runs them.
+const root = join(__dirname, '..', '..');
+const examples = join(root, 'examples');
+
+/** Runs an example app; returns its output files by name. */
+function synthExample(command: string, args: string[], env: Record<string, string> = {}): Record<string, string> {
+  const outdir = mkdtempSync(join(tmpdir(), 'example-'));
+  try {
+    const result = spawnSync(command, args, { cwd: root, encoding: 'utf-8', env: { ...process.env, ...env, CDK8S_OUTDIR: outdir } });
+    if (result.status !== 0 || result.stderr !== '') {
+      throw new Error(`${args.join(' ')} failed (${result.status}):\n${result.stderr}`);
+    }
+    return Object.fromEntries(readdirSync(outdir).sort().map((file) => [file, readFileSync(join(outdir, file), 'utf-8')]));
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
+}
+
+function validate(files: Record<string, string>): Manifest[] {
+  const manifests = Object.values(files).flatMap((yaml) => parseAllDocuments(yaml).map((doc) => doc.toJS() as Manifest));
+  validateAgainstCrds(manifests.filter(isCustomResource));
+  validateAgainstKubernetesSchemas(manifests.filter((m) => !isCustomResource(m)));
+  return manifests;
+}
+
+const outputs: Record<string, Record<string, string>> = {};
+
+describe('TypeScript examples', () => {
+  beforeAll(() => {
+    execFileSync(join(root, 'node_modules', '.bin', 'tsc'), ['-p', join(examples, 'typescript', 'tsconfig.json')], { cwd: root, stdio: 'pipe' });
+  });
+
+  test.each(['default-chart', 'platform-chart', 'team-chart'])('%s compiles, synthesizes valid objects and matches its snapshot', (name) => {
+    // WHEN
+    const files = synthExample(process.execPath, [join(examples, 'typescript', 'out', `${name}.js`)]);
+    outputs[name] = files;
+
+    // THEN
+    const manifests = validate(files);
+    expect(manifests.length).toBeGreaterThan(0);
+    expect(files).toMatchSnapshot();
+  });
+
+  // The README's code: each file is one of its blocks (test/examples/readme.test.ts).
+  test.each(['own-chart', 'generated-credentials', 'grant-pull', 'own-pull-credentials', 'node-trust'])('%s (README) compiles and synthesizes valid objects', (name) => {
+    const manifests = validate(synthExample(process.execPath, [join(examples, 'typescript', 'out', `${name}.js`)]));
+    expect(manifests.length).toBeGreaterThan(0);
+  });
+
+  test('the team chart runs its image by digest from the registry, with the copied pull Secret', () => {
+    const team = parseAllDocuments(outputs['team-chart']['team-a.k8s.yaml']).map((doc) => doc.toJS());
+    const pod = team.find((m) => m.kind === 'Deployment').spec.template.spec;
+    expect(pod.containers[0].image).toMatch(/^registry\.example\.com\/team-a\/api@sha256:[0-9a-f]{64}$/);
+    expect(pod.imagePullSecrets).toEqual([{ name: 'registry-pull' }]);
+  });
+});
+
+// The Python example needs the package built by jsii-pacmak and installed, with cdk8s from PyPI,
+// in a virtual environment (.ci/run makes it; see examples/python/README.md).
+const python = process.env.PYTHON_EXAMPLES_PYTHON ?? join(root, '.venv-examples', 'bin', 'python');
+const missing = existsSync(python) ? [] : [`a Python with cdk8s and the packed library at ${python} (make it with \`scripts/python-examples-venv.sh\`, as .ci/run does)`];
+
+describeWithPrerequisites('Python examples', missing, () => {
+  test.each([
+    ['platform_chart.py', 'platform-chart'],
+    ['default_chart.py', 'default-chart'],
+  ])('%s synthesizes the same bytes as %s.ts', (python_, typescriptName) => {
+    // GIVEN
+    const typescript = outputs[typescriptName] ?? synthExample(process.execPath, [join(examples, 'typescript', 'out', `${typescriptName}.js`)]);
+
+    // WHEN
+    // The jsii runtime warns on stderr that it no longer supports this machine's Node 20.
+    const files = synthExample(python, [join(examples, 'python', python_)], { JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION: '20' });
+
+    // THEN
+    expect(Object.keys(files)).toEqual(Object.keys(typescript));
+    for (const name of Object.keys(files)) {
+      expect(files[name]).toBe(typescript[name]);
+    }
+  });
+});

@@ -1,0 +1,88 @@
+import { execFileSync } from 'child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+
+// What `npm publish` would ship, from the compiled tree (`npm test` compiles first).
+const root = join(__dirname, '..', '..');
+
+interface PackedFile { readonly path: string; readonly size: number }
+interface Pack { readonly files: PackedFile[]; readonly unpackedSize: number; readonly bundled: string[] }
+
+let pack: Pack;
+beforeAll(() => {
+  const cache = mkdtempSync(join(tmpdir(), 'npm-cache-'));
+  try {
+    const output = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+      cwd: root,
+      encoding: 'utf-8',
+      env: { ...process.env, npm_config_cache: cache, npm_config_update_notifier: 'false' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    pack = JSON.parse(output)[0];
+  } finally {
+    rmSync(cache, { recursive: true, force: true });
+  }
+});
+
+describe('the npm package', () => {
+  test('holds the compiled library, its types, the jsii assembly and the docs, and nothing of the repository', () => {
+    const paths = pack.files.map((file) => file.path);
+    for (const needed of ['package.json', 'README.md', 'LICENSE', 'API.md', 'CHANGELOG.md', '.jsii', 'lib/src/index.js', 'lib/src/index.d.ts', 'lib/imports/k8s.js']) {
+      expect(paths).toContain(needed);
+    }
+    const own = paths.filter((path) => !path.startsWith('node_modules/'));
+    expect(own.filter((path) => !/^(lib\/.*\.(js|d\.ts)|\.jsii|package\.json|README\.md|LICENSE|API\.md|CHANGELOG\.md)$/.test(path))).toEqual([]);
+    // The default app is the repository's, and generated types appear in no public signature.
+    expect(own.filter((path) => /^lib\/src\/(main|app-config)\./.test(path) || /^lib\/imports\/.*\.d\.ts$/.test(path))).toEqual([]);
+    expect(pack.bundled.sort()).toEqual(['bcryptjs', 'node-forge']);
+  });
+
+  test('ships no source maps and no source: stack traces point at files it contains', () => {
+    const javascript = pack.files.filter((file) => file.path.startsWith('lib/') && file.path.endsWith('.js'));
+    const withMaps = javascript.filter((file) => readFileSync(join(root, file.path), 'utf-8').includes('sourceMappingURL'));
+    expect(withMaps.map((file) => file.path)).toEqual([]);
+  });
+
+  test('is at most 2 MB unpacked, not counting the dependencies jsii requires bundled', () => {
+    const own = pack.files.filter((file) => !file.path.startsWith('node_modules/')).reduce((sum, file) => sum + file.size, 0);
+    expect(own).toBeLessThanOrEqual(2 * 1024 * 1024);
+  });
+
+  test('exports only the public API from its root', () => {
+    const api = Object.keys(require(join(root, 'lib', 'src', 'index.js'))).sort();
+    expect(api).toEqual([
+      'AdmissionPolicyApiVersion', 'CertManagerCaChain', 'CertManagerCertificate', 'CertManagerIssuerKind',
+      'HtpasswdSecret', 'HtpasswdSource', 'Images', 'NodeTrust', 'NodeTrustMode', 'PolicyMode', 'PrivateRegistry',
+      'PullAccess', 'PullCredentials', 'RegistryCertificate', 'RegistryCredentialsGenerator', 'RegistryNetworkPolicy',
+      'RegistryStorage', 'RegistryWorkloadKind', 'SelfSignedRegistryCertificate', 'TlsVersion', 'TrustedImagePolicy',
+      'TrustedRegistryChart',
+    ]);
+    const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf-8'));
+    expect(Object.keys(manifest.exports).sort()).toEqual(['.', './.jsii', './package.json']);
+  });
+
+  test('declares what the ecosystem looks for', () => {
+    const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf-8'));
+    expect(manifest.version).toMatch(/^0\.[1-9][0-9]*\.[0-9]+$/);
+    expect(manifest.keywords).toEqual(expect.arrayContaining(['cdk8s', 'kubernetes', 'registry', 'admission']));
+    expect(manifest.repository.url).toMatch(/^https:\/\//);
+    expect(manifest.homepage).toMatch(/^https:\/\//);
+    expect(manifest.stability).toBe('experimental');
+    expect(Object.keys(manifest.peerDependencies).sort()).toEqual(['cdk8s', 'cdk8s-plus-27', 'constructs']);
+    expect(Object.keys(manifest.dependencies).sort()).toEqual(['bcryptjs', 'node-forge']);
+    expect(readFileSync(join(root, 'CHANGELOG.md'), 'utf-8')).toContain(`## ${manifest.version}`);
+  });
+});
+
+describe('API.md', () => {
+  test('is what jsii-docgen generates from the compiled assembly (run `npm run docgen` after an API change)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'docgen-'));
+    try {
+      execFileSync(join(root, 'node_modules', '.bin', 'jsii-docgen'), ['-o', join(dir, 'API.md')], { cwd: root, stdio: 'pipe' });
+      expect(readFileSync(join(dir, 'API.md'), 'utf-8')).toBe(readFileSync(join(root, 'API.md'), 'utf-8'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
