@@ -85,11 +85,11 @@ describeWithPrerequisites('the chain on a real node (containerd + kubelet)', mis
     return (await client.expectOk('GET', `/api/v1/namespaces/${namespace}/secrets/${name}`)).body;
   }
 
-  /** The lines of every registry container log on the node (all pods, all restarts). */
-  function registryLog(): string[] {
+  /** The lines of the registry's `reader` (pull path) or `writer` (push path) container logs on the node, every pod and restart. */
+  function registryLog(container: 'reader' | 'writer'): string[] {
     const logs = join(node!.workDir, 'pod-logs');
-    return readdirSync(logs).filter((dir) => dir.startsWith('registry_registry-')).flatMap((dir) => {
-      const containerDir = join(logs, dir, 'registry');
+    return readdirSync(logs).filter((dir) => /^registry_registry-[a-z0-9]+-[a-z0-9]+_/.test(dir) && !dir.includes('credentials')).flatMap((dir) => {
+      const containerDir = join(logs, dir, container);
       return existsSync(containerDir) ? readdirSync(containerDir).flatMap((file) => readFileSync(join(containerDir, file), 'utf-8').split('\n')) : [];
     });
   }
@@ -99,32 +99,39 @@ describeWithPrerequisites('the chain on a real node (containerd + kubelet)', mis
    * 2.8 logs the authenticated user only on errors, so who pulled shows in the status instead: the
    * registry answers 401 to a request without valid credentials.
    */
-  function registryRequests(): string[] {
-    return registryLog().flatMap((line) => {
+  function registryRequests(container: 'reader' | 'writer'): string[] {
+    return registryLog(container).flatMap((line) => {
       const match = / stdout F \S+ - - \[[^\]]+\] "(\S+) (\S+) HTTP\/[\d.]+" (\d+) \d+ "[^"]*" "([^"]*)"/.exec(line);
       return match ? [`${match[1]} ${match[2]} ${match[3]} ${match[4]}`] : [];
     });
   }
 
-  /** containerd's requests for the app's manifest, by digest. */
+  /** containerd's requests for the app's manifest by digest, on the read-only path. */
   function manifestPulls(): string[] {
-    return registryRequests().filter((r) => r.includes(` /v2/team/app/manifests/${app.manifestDigest} `) && / containerd\//.test(r));
+    return registryRequests('reader').filter((r) => r.includes(` /v2/team/app/manifests/${app.manifestDigest} `) && / containerd\//.test(r));
   }
 
-  /** Routes the registry Service's ClusterIP on the node to its ready pod, as kube-proxy would. */
-  async function routeRegistry(): Promise<{ clusterIp: string }> {
-    const service = (await client.expectOk('GET', '/api/v1/namespaces/registry/services/registry')).body;
-    const port = service.spec.ports[0];
-    const selector = Object.entries(service.spec.selector).map(([k, v]) => `${k}=${v}`).join(',');
-    let podIp = '';
-    await client.waitFor('a Ready registry pod', async () => {
-      const pods = (await client.expectOk('GET', `/api/v1/namespaces/registry/pods?labelSelector=${encodeURIComponent(selector)}`)).body.items;
-      const ready = pods.find((p: any) => !p.metadata.deletionTimestamp && p.status.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True'));
-      podIp = ready?.status.podIP ?? '';
-      return podIp !== '';
-    }, WAIT_MS);
-    await node!.routeService(service.spec.clusterIP, port.port, `${podIp}:${port.targetPort}`);
-    return { clusterIp: service.spec.clusterIP };
+  /**
+   * Routes the ClusterIPs of the registry's Services on the node to its ready pod, as kube-proxy
+   * would: `registry` (the read-only path nodes pull through) and `registry-push` (the writer).
+   */
+  async function routeRegistry(): Promise<{ clusterIp: string; pushClusterIp: string }> {
+    const clusterIps: Record<string, string> = {};
+    for (const name of ['registry', 'registry-push']) {
+      const service = (await client.expectOk('GET', `/api/v1/namespaces/registry/services/${name}`)).body;
+      const port = service.spec.ports[0];
+      const selector = Object.entries(service.spec.selector).map(([k, v]) => `${k}=${v}`).join(',');
+      let podIp = '';
+      await client.waitFor('a Ready registry pod', async () => {
+        const pods = (await client.expectOk('GET', `/api/v1/namespaces/registry/pods?labelSelector=${encodeURIComponent(selector)}`)).body.items;
+        const ready = pods.find((p: any) => !p.metadata.deletionTimestamp && p.status.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True'));
+        podIp = ready?.status.podIP ?? '';
+        return podIp !== '';
+      }, WAIT_MS);
+      await node!.routeService(service.spec.clusterIP, port.port, `${podIp}:${port.targetPort}`);
+      clusterIps[name] = service.spec.clusterIP;
+    }
+    return { clusterIp: clusterIps.registry, pushClusterIp: clusterIps['registry-push'] };
   }
 
   async function deploymentReady(namespace: string, name: string): Promise<void> {
@@ -151,8 +158,12 @@ describeWithPrerequisites('the chain on a real node (containerd + kubelet)', mis
     };
   }
 
-  /** skopeo in the node's namespaces (resolving the registry through the node's /etc/hosts), trusting the chart's certificate. */
-  async function skopeo(args: string[], authJson: string) {
+  /**
+   * skopeo in the node's namespaces, trusting the chart's certificate. It resolves the registry
+   * through the node's /etc/hosts (NodeTrust's entry: the read-only path), or, given `hostsLine`,
+   * through a hosts file of its own, as CI reaches the push path through the Ingress.
+   */
+  async function skopeo(args: string[], authJson: string, hostsLine?: string) {
     const dir = mkdtempSync(join(workDir, 'skopeo-'));
     mkdirSync(join(dir, 'certs'));
     writeFileSync(join(dir, 'certs', 'ca.crt'), chain(1).certificatePem);
@@ -160,7 +171,10 @@ describeWithPrerequisites('the chain on a real node (containerd + kubelet)', mis
     const [command, ...rest] = args;
     const certFlag = command === 'copy' ? '--dest-cert-dir' : '--cert-dir';
     const authFlag = command === 'copy' ? '--dest-authfile' : '--authfile';
-    return node!.exec('env', [`HOME=${dir}`, 'skopeo', '--insecure-policy', command, certFlag, join(dir, 'certs'), authFlag, join(dir, 'auth.json'), ...rest], 120_000);
+    const skopeoArgs = ['skopeo', '--insecure-policy', command, certFlag, join(dir, 'certs'), authFlag, join(dir, 'auth.json'), ...rest];
+    if (hostsLine === undefined) return node!.exec('env', [`HOME=${dir}`, ...skopeoArgs], 120_000);
+    writeFileSync(join(dir, 'hosts'), `127.0.0.1 localhost\n${hostsLine}\n`);
+    return node!.exec('unshare', ['--mount', '--', 'sh', '-c', 'mount --bind "$1" /etc/hosts && shift && exec env "HOME=$0" "$@"', dir, join(dir, 'hosts'), ...skopeoArgs], 120_000);
   }
 
   beforeAll(async () => {
@@ -236,11 +250,13 @@ describeWithPrerequisites('the chain on a real node (containerd + kubelet)', mis
     }
     const pullAccessJob = manifests.find((m) => m.kind === 'Job' && m.metadata.name!.includes('pullaccess'))!;
     await waitForJob(pullAccessJob.metadata.name!);
-    // AND the registry is Ready: the kubelet's probes, over TLS (HTTP/2 needs TLS), answered 200
+    // AND the registry is Ready: the kubelet's probes of both paths, over TLS (HTTP/2 needs TLS), answered 200
     await deploymentReady('registry', 'registry');
-    const probe = manifests.find((m) => m.kind === 'Deployment')!.spec.template.spec.containers[0].readinessProbe.httpGet;
-    expect(probe.scheme).toBe('HTTPS');
-    expect(registryLog().some((line) => /"GET \/ HTTP\/2\.0" 200 .*"kube-probe\//.test(line))).toBe(true);
+    const containers = manifests.find((m) => m.kind === 'Deployment')!.spec.template.spec.containers;
+    expect(containers.map((c: any) => [c.name, c.readinessProbe.httpGet.scheme])).toEqual([['reader', 'HTTPS'], ['writer', 'HTTPS']]);
+    for (const container of ['reader', 'writer'] as const) {
+      expect(registryLog(container).some((line) => /"GET \/ HTTP\/2\.0" 200 .*"kube-probe\//.test(line))).toBe(true);
+    }
     await routeRegistry();
   });
 
@@ -256,15 +272,21 @@ describeWithPrerequisites('the chain on a real node (containerd + kubelet)', mis
     expect(hostsLines[0].split(/\s+/).slice(0, 2)).toEqual([clusterIp, REGISTRY_HOST]);
   });
 
-  step('3. CI pushes the app image with the push identity', async () => {
+  step('3. CI pushes the app image with the push identity, through the push path', async () => {
+    // GIVEN CI resolving the registry host to the push Service (in production: the Ingress)
+    const { pushClusterIp } = await routeRegistry();
     const push = await secret('registry', 'registry-push');
     const digestFile = join(workDir, 'app.digest');
+
+    // WHEN it pushes
     const pushed = await skopeo(['copy', '--preserve-digests', '--digestfile', digestFile, `oci:${join(workDir, 'images', 'app')}`, `docker://${REGISTRY_HOST}/team/app:1.0`],
-      Buffer.from(push.data['.dockerconfigjson'], 'base64').toString());
+      Buffer.from(push.data['.dockerconfigjson'], 'base64').toString(), `${pushClusterIp} ${REGISTRY_HOST}`);
+
+    // THEN the writer stored it, under the digest of the built image
     expect(pushed.stderr).toBe('');
     expect(pushed.code).toBe(0);
     expect(readFileSync(digestFile, 'utf-8').trim()).toBe(app.manifestDigest);
-    expect(registryRequests()).toContainEqual(expect.stringMatching(/^PUT \/v2\/team\/app\/manifests\/1\.0 201 skopeo\//));
+    expect(registryRequests('writer')).toContainEqual(expect.stringMatching(/^PUT \/v2\/team\/app\/manifests\/1\.0 201 skopeo\//));
   });
 
   step('5. a tag-only or public image is refused at apply; without the pull Secret the kubelet\'s pull fails with 401', async () => {
