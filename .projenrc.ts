@@ -104,6 +104,10 @@ const project = new cdk8s.ConstructLibraryCdk8s({
   gitignore: ['/node_modules', '/dist/', '/dist-packages/', '/.venv-examples/', '/examples/typescript/out/', '/cdk8s.out/', '/bench/out/'],
 });
 
+// jsii-pacmak appends its output directory to .npmignore unless the exact line is there, which
+// left the tree dirty after every Python build (scripts/python-examples-venv.sh, .ci/run).
+project.npmignore?.addPatterns('dist-packages');
+
 // jsii would otherwise download its release-support schedule from raw.githubusercontent.com on every
 // compile: a network call in `npm run synth` on a fresh clone.
 project.compileTask.env('JSII_SILENCE_SUPPORT_WARNING', '1');
