@@ -49,9 +49,11 @@ const project = new cdk8s.ConstructLibraryCdk8s({
   // node-forge: the opt-in self-signed certificate, built synchronously (constructs cannot await).
   // @bufbuild/cel (with its RE2 engine, @bufbuild/re2) and yaml: the shipped `trusted-registry preflight`
   // command evaluates the synthesized policy (YAML) with a real CEL engine.
+  // @bufbuild/protobuf is a peer dependency of @bufbuild/cel: npm leaves peers out of a bundle, so
+  // it is a dependency of its own here (without it the packed `trusted-registry` cannot start).
   // None of these is a jsii module, so jsii requires them bundled.
-  deps: ['bcryptjs@^3.0.2', 'node-forge@^1.3.1', '@bufbuild/cel@^0.6.1', '@bufbuild/re2@^0.6.1', 'yaml@^2.6.0'],
-  bundledDeps: ['bcryptjs', 'node-forge', '@bufbuild/cel', '@bufbuild/re2', 'yaml'],
+  deps: ['bcryptjs@^3.0.2', 'node-forge@^1.3.1', '@bufbuild/cel@^0.6.1', '@bufbuild/re2@^0.6.1', '@bufbuild/protobuf@^2.6.2', 'yaml@^2.6.0'],
+  bundledDeps: ['bcryptjs', 'node-forge', '@bufbuild/cel', '@bufbuild/re2', '@bufbuild/protobuf', 'yaml'],
   bin: { 'trusted-registry': 'lib/src/cli.js' },
   devDeps: [
     'cdk8s-cli@^2.200.0',
@@ -101,6 +103,10 @@ const project = new cdk8s.ConstructLibraryCdk8s({
   },
   gitignore: ['/node_modules', '/dist/', '/dist-packages/', '/.venv-examples/', '/examples/typescript/out/', '/cdk8s.out/', '/bench/out/'],
 });
+
+// jsii-pacmak appends its output directory to .npmignore unless the exact line is there, which
+// left the tree dirty after every Python build (scripts/python-examples-venv.sh, .ci/run).
+project.npmignore?.addPatterns('dist-packages');
 
 // jsii would otherwise download its release-support schedule from raw.githubusercontent.com on every
 // compile: a network call in `npm run synth` on a fresh clone.

@@ -13,7 +13,7 @@ const apps = registry.grantPull('Apps', {
   namespaces: ['team-a', 'team-b', 'team-c'],
   // Pods that name no ServiceAccount run as `default`; list others too if your pods use them.
   serviceAccounts: ['default'],
-  // Namespaces the admission policy exempts: granting to them is pointless and warns at synth.
+  // Namespaces the admission policy exempts: granting pull access to them is refused at synth.
   exemptNamespaces: ['kube-system'],
 });
 

@@ -14,5 +14,6 @@ new NodeTrust(chart, 'NodeTrust', {
   caConfigMapName: 'registry-ca',
   // Or the PEM itself: caCertificate: readFileSync('ca.crt', 'utf-8'),
   mode: NodeTrustMode.CONTAINERD, // or NodeTrustMode.K3S
+  serviceCidrs: ['10.96.0.0/12'], // your API server's --service-cluster-ip-range
 });
 app.synth();

@@ -13,7 +13,11 @@ const chart = new TrustedRegistryChart(app, 'platform', {
   namespace: 'images',
   createNamespace: true,
   labels: { team: 'platform' },
-  exemptNamespaces: ['kube-system', 'monitoring'],
+  // The chart creates (and so owns) `monitoring`, so no tenant can claim the exempt name first;
+  // cert-manager was installed by Helm and is declared as managed elsewhere.
+  exemptNamespaces: ['kube-system', 'monitoring', 'cert-manager'],
+  externallyManagedNamespaces: ['cert-manager'],
+  certManagerNamespace: 'cert-manager',
   policyMode: PolicyMode.AUDIT,
   pullNamespaces: ['team-a', 'team-b'],
   registry: {
@@ -28,7 +32,8 @@ const chart = new TrustedRegistryChart(app, 'platform', {
       storageClassName: 'shared-fs',
       accessMode: kplus.PersistentVolumeAccessMode.READ_WRITE_MANY,
     }),
-    htpasswd: HtpasswdSource.generated({ generation: 2 }),
+    // Generated in the cluster: no password or salt seed in the chart; CI pushes as `ci`.
+    htpasswd: HtpasswdSource.generated({ generation: 2, pushUsername: 'ci' }),
     certificate: RegistryCertificate.fromCertManager({ duration: Duration.days(60), renewBefore: Duration.days(20) }),
     ingress: true,
     ingressClassName: 'nginx',
@@ -38,8 +43,22 @@ const chart = new TrustedRegistryChart(app, 'platform', {
       memory: { request: Size.mebibytes(256), limit: Size.gibibytes(1) },
     },
   },
-  nodeTrust: { caConfigMapName: 'registry-ca', mode: NodeTrustMode.CONTAINERD, interval: Duration.minutes(5) },
-  networkPolicy: { nodeCidrs: ['10.0.0.0/16'], pushNamespaces: ['ci'] },
+  nodeTrust: {
+    caConfigMapName: 'registry-ca',
+    mode: NodeTrustMode.CONTAINERD,
+    // The API server's --service-cluster-ip-range: nodes map the host only to a ClusterIP inside it.
+    serviceCidrs: ['10.100.0.0/16'],
+    interval: Duration.minutes(5),
+    // The pinned defaults; name your mirrored copies here.
+    image: Images.BUSYBOX,
+    kubectlImage: Images.KUBECTL,
+    shellImage: Images.SHELL,
+  },
+  networkPolicy: {
+    nodeCidrs: ['10.0.0.0/16'],
+    pushNamespaces: ['ci'],
+    ingressControllerNamespaceLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' },
+  },
 });
 chart.grantPull('Monitoring', { namespaces: ['observability'], serviceAccounts: ['prometheus'] });
 app.synth();

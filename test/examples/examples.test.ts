@@ -12,11 +12,11 @@ import { Manifest, validateAgainstKubernetesSchemas } from '../util/manifests';
 const root = join(__dirname, '..', '..');
 const examples = join(root, 'examples');
 
-/** Runs an example app; returns its output files by name. */
-function synthExample(command: string, args: string[], env: Record<string, string> = {}): Record<string, string> {
+/** Runs an example app (in `cwd`, where cdk8s would run it); returns its output files by name. */
+function synthExample(command: string, args: string[], env: Record<string, string> = {}, cwd: string = root): Record<string, string> {
   const outdir = mkdtempSync(join(tmpdir(), 'example-'));
   try {
-    const result = spawnSync(command, args, { cwd: root, encoding: 'utf-8', env: { ...process.env, ...env, CDK8S_OUTDIR: outdir } });
+    const result = spawnSync(command, args, { cwd, encoding: 'utf-8', env: { ...process.env, ...env, CDK8S_OUTDIR: outdir } });
     if (result.status !== 0 || result.stderr !== '') {
       throw new Error(`${args.join(' ')} failed (${result.status}):\n${result.stderr}`);
     }
@@ -55,6 +55,20 @@ describe('TypeScript examples', () => {
   test.each(['own-chart', 'generated-credentials', 'grant-pull', 'own-pull-credentials', 'node-trust'])('%s (README) compiles and synthesizes valid objects', (name) => {
     const manifests = validate(synthExample(process.execPath, [join(examples, 'typescript', 'out', `${name}.js`)]));
     expect(manifests.length).toBeGreaterThan(0);
+  });
+
+  test('mirror-lock (README) rewrites the image to its mirror from the lock file next to the app', () => {
+    // GIVEN examples/typescript/images.lock.json, read relative to the app's directory as in a cdk8s app
+    const lock = JSON.parse(readFileSync(join(examples, 'typescript', 'images.lock.json'), 'utf-8'));
+
+    // WHEN
+    const files = synthExample(process.execPath, [join(examples, 'typescript', 'out', 'mirror-lock.js')], {}, join(examples, 'typescript'));
+
+    // THEN
+    const manifests = validate(files);
+    const pod = manifests.find((m) => m.kind === 'Deployment')!.spec.template.spec;
+    expect(pod.containers.map((c: { image: string }) => c.image)).toEqual([lock.images['nginx:1.27']]);
+    expect(lock.images['nginx:1.27']).toMatch(/^registry\.mycorp\.local\/mirror\/docker\.io\/library\/nginx@sha256:[0-9a-f]{64}$/);
   });
 
   test('the team chart runs its image by digest from the registry, with the copied pull Secret', () => {

@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { parseAllDocuments } from 'yaml';
@@ -9,6 +9,7 @@ import { parseAllDocuments } from 'yaml';
 const root = join(__dirname, '..', '..');
 const tsc = join(root, 'node_modules', '.bin', 'tsc');
 let app: string;
+let library: string;
 
 beforeAll(() => {
   app = mkdtempSync(join(tmpdir(), 'consumer-'));
@@ -21,7 +22,7 @@ beforeAll(() => {
   });
   const tarball = join(app, JSON.parse(packed)[0].filename);
   const modules = join(app, 'node_modules');
-  const library = join(modules, 'cdk8s-trusted-registry');
+  library = join(modules, 'cdk8s-trusted-registry');
   mkdirSync(library, { recursive: true });
   execFileSync('tar', ['-xzf', tarball, '-C', library, '--strip-components=1']);
   for (const peer of ['cdk8s', 'constructs', 'cdk8s-plus-27', 'cdk8s-plus-33']) {
@@ -67,3 +68,59 @@ describe('an app on cdk8s-plus-33 using the packed library', () => {
   });
 });
 
+
+describe('the `trusted-registry` command of the packed library', () => {
+  const mirrored = `registry.mycorp.local/mirror/docker.io/library/nginx@sha256:${'5'.repeat(64)}`;
+  const deployment = (image: string) => ({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'web', namespace: 'team-a' },
+    spec: { selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image }] } } },
+  });
+  // Runs the bin as npm links it (package.json `bin`), with only the package, its bundled
+  // dependencies and the app's peers to load from.
+  const run = (...args: string[]) => {
+    const manifest = JSON.parse(readFileSync(join(library, 'package.json'), 'utf-8'));
+    return spawnSync(process.execPath, [join(library, manifest.bin['trusted-registry']), ...args], { cwd: app, encoding: 'utf-8', env: { PATH: process.env.PATH } });
+  };
+
+  test('is a node script', () => {
+    const manifest = JSON.parse(readFileSync(join(library, 'package.json'), 'utf-8'));
+    expect(Object.keys(manifest.bin)).toEqual(['trusted-registry']);
+    expect(readFileSync(join(library, manifest.bin['trusted-registry']), 'utf-8')).toMatch(/^#!\/usr\/bin\/env node\n/);
+  });
+
+  test('preflight evaluates the default app\'s policy with the bundled CEL engine and names what to mirror', () => {
+    // GIVEN a cluster dump with a workload on an unmirrored image
+    writeFileSync(join(app, 'dump.json'), JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [deployment('nginx:1.27')] }));
+
+    // WHEN
+    const result = run('preflight', '--json', 'dump.json');
+
+    // THEN
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(1);
+    const report = JSON.parse(result.stdout);
+    expect(report.refused.map((r: any) => [r.namespace, r.workload.kind, r.workload.name])).toEqual([['team-a', 'Deployment', 'web']]);
+    expect(report.imagesToMirror).toEqual(['nginx:1.27']);
+  });
+
+  test('rewrite replaces the image by its mirror from a lock file, and preflight then refuses nothing', () => {
+    // GIVEN
+    writeFileSync(join(app, 'images.lock.json'), JSON.stringify({ version: 1, destination: 'registry.mycorp.local/mirror', images: { 'nginx:1.27': mirrored } }));
+    writeFileSync(join(app, 'web.yaml'), `# the team's manifest\n${JSON.stringify(deployment('nginx:1.27'))}\n`);
+
+    // WHEN
+    const rewritten = run('rewrite', '--lock', 'images.lock.json', 'web.yaml');
+    writeFileSync(join(app, 'dump-mirrored.json'), JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [deployment(mirrored)] }));
+    const preflight = run('preflight', 'dump-mirrored.json');
+
+    // THEN
+    expect(rewritten.stderr).toBe('');
+    expect(rewritten.status).toBe(0);
+    const images = parseAllDocuments(rewritten.stdout).map((doc) => doc.toJS().spec.template.spec.containers[0].image);
+    expect(images).toEqual([mirrored]);
+    expect(preflight.stderr).toBe('');
+    expect(preflight.status).toBe(0);
+  });
+});

@@ -33,9 +33,12 @@ describe('the npm package', () => {
     }
     const own = paths.filter((path) => !path.startsWith('node_modules/'));
     expect(own.filter((path) => !/^(lib\/.*\.(js|d\.ts)|\.jsii|package\.json|README\.md|LICENSE|API\.md|CHANGELOG\.md)$/.test(path))).toEqual([]);
-    // The default app is the repository's, and generated types appear in no public signature.
-    expect(own.filter((path) => /^lib\/src\/(main|app-config)\./.test(path) || /^lib\/imports\/.*\.d\.ts$/.test(path))).toEqual([]);
-    expect(pack.bundled.sort()).toEqual(['bcryptjs', 'node-forge']);
+    // The default app is the repository's (its settings, app-config, ship for `trusted-registry
+    // preflight`), and generated types appear in no public signature.
+    expect(paths).toContain('lib/src/app-config.js');
+    expect(own.filter((path) => /^lib\/src\/main\./.test(path) || /^lib\/imports\/.*\.d\.ts$/.test(path))).toEqual([]);
+    // The runtime dependencies and what they need (@bufbuild/cel's own cel-spec), as jsii requires.
+    expect(pack.bundled.sort()).toEqual(['@bufbuild/cel', '@bufbuild/cel-spec', '@bufbuild/protobuf', '@bufbuild/re2', 'bcryptjs', 'node-forge', 'yaml']);
   });
 
   test('ships no source maps and no source: stack traces point at files it contains', () => {
@@ -53,10 +56,11 @@ describe('the npm package', () => {
     const api = Object.keys(require(join(root, 'lib', 'src', 'index.js'))).sort();
     expect(api).toEqual([
       'AdmissionPolicyApiVersion', 'CertManagerCaChain', 'CertManagerCertificate', 'CertManagerIssuerKind',
-      'HtpasswdSecret', 'HtpasswdSource', 'Images', 'NodeTrust', 'NodeTrustMode', 'PolicyMode', 'PrivateRegistry',
-      'PullAccess', 'PullCredentials', 'RegistryCertificate', 'RegistryCredentialsGenerator', 'RegistryNetworkPolicy',
-      'RegistryStorage', 'RegistryWorkloadKind', 'SelfSignedRegistryCertificate', 'TlsVersion', 'TrustedImagePolicy',
-      'TrustedRegistryChart',
+      'HtpasswdKeys', 'HtpasswdSecret', 'HtpasswdSource', 'Images', 'MirrorLock', 'NodeTrust', 'NodeTrustMode',
+      'PolicyMode', 'PrivateRegistry', 'PullAccess', 'PullCredentials', 'RegistryCertificate', 'RegistryContainerNames',
+      'RegistryCredentialsGenerator', 'RegistryNetworkPolicy', 'RegistryStorage', 'RegistryWorkloadKind',
+      'SecretWritePolicy', 'SelfSignedRegistryCertificate', 'TlsVersion', 'TrustedImagePolicy', 'TrustedRegistryChart',
+      'UniqueObjectsCheck',
     ]);
     const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf-8'));
     expect(Object.keys(manifest.exports).sort()).toEqual(['.', './.jsii', './package.json']);
@@ -70,7 +74,9 @@ describe('the npm package', () => {
     expect(manifest.homepage).toMatch(/^https:\/\//);
     expect(manifest.stability).toBe('experimental');
     expect(Object.keys(manifest.peerDependencies).sort()).toEqual(['cdk8s', 'cdk8s-plus-27', 'constructs']);
-    expect(Object.keys(manifest.dependencies).sort()).toEqual(['bcryptjs', 'node-forge']);
+    expect(Object.keys(manifest.dependencies).sort()).toEqual(['@bufbuild/cel', '@bufbuild/protobuf', '@bufbuild/re2', 'bcryptjs', 'node-forge', 'yaml']);
+    expect(manifest.bundledDependencies.sort()).toEqual(Object.keys(manifest.dependencies).sort());
+    expect(manifest.bin).toEqual({ 'trusted-registry': 'lib/src/cli.js' });
     expect(readFileSync(join(root, 'CHANGELOG.md'), 'utf-8')).toContain(`## ${manifest.version}`);
   });
 });
