@@ -202,7 +202,9 @@ export function describeCorpusOnRealServer(corpus: RealServerCorpus): void {
       }
       for (const phase of ['baseline', 'enforce', 'audit'] as Phase[]) await runPhase(phase);
       await unbind();
-    }, 600_000);
+      // About a minute per version on 2 idle cores; a bound, not a target (a busy machine running
+      // several control planes took ten).
+    }, 30 * 60_000);
 
     afterAll(async () => {
       simulators.enforce.close();
