@@ -151,9 +151,18 @@ describeWithKube('chart output on a real API server', (cluster) => {
         (await live()).every((policy) => policy.status?.observedGeneration === policy.metadata.generation));
       const apply = () => client.kubectl(['apply', '--server-side', '--field-manager', FIELD_MANAGER, '-f', file]);
       expect((await apply()).code).toBe(0);
-      const before = (await live()).map((policy) => policy.metadata.resourceVersion);
-      expect((await apply()).code).toBe(0);
-      expect((await live()).map((policy) => policy.metadata.resourceVersion)).toEqual(before);
+      // On a busy machine the status controller may write once more between two applies, so the
+      // pair is tried up to three times: an apply that always writes fails every attempt.
+      const versionsAcrossAnApply = async () => {
+        const before = (await live()).map((policy) => policy.metadata.resourceVersion);
+        expect((await apply()).code).toBe(0);
+        return { before, after: (await live()).map((policy) => policy.metadata.resourceVersion) };
+      };
+      let attempt = await versionsAcrossAnApply();
+      for (let retries = 2; retries > 0 && JSON.stringify(attempt.after) !== JSON.stringify(attempt.before); retries--) {
+        attempt = await versionsAcrossAnApply();
+      }
+      expect(attempt.after).toEqual(attempt.before);
     });
 
     test('every pod template is admitted by Pod Security admission in its namespace', async () => {
