@@ -9,7 +9,13 @@ import { KubeCluster, kubeBinDir } from './versions';
 const OPENSSL_TIMEOUT_MS = 30_000;
 /** Cold start of etcd + kube-apiserver (post-start hooks, RBAC bootstrap) on 2 busy cores. */
 const READY_TIMEOUT_MS = 180_000;
-const SERVICE_CIDR = '10.96.0.0/16';
+/**
+ * The Service range: a documentation range (RFC 5737), so no ClusterIP the tiers allocate can be
+ * an address anywhere else; the node tier routes it only inside its own network namespace.
+ */
+export const SERVICE_CIDR = '203.0.113.0/24';
+/** The first address of SERVICE_CIDR, which the API server gives the `kubernetes` Service. */
+const KUBERNETES_SERVICE_IP = '203.0.113.1';
 const SERVICE_ACCOUNT_ISSUER = 'https://kubernetes.default.svc.cluster.local';
 
 /** Audit policy: the request metadata (and so the policy's audit annotations) of every write the policy matches. */
@@ -302,7 +308,7 @@ async function createControlPlanePki(dir: string): Promise<ControlPlanePki> {
       '-days', '2', '-extfile', file(`${name}.ext`), '-out', file(`${name}.crt`)]);
   };
   await issue('apiserver', '/CN=kube-apiserver', [
-    'subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local',
+    `subjectAltName=IP:127.0.0.1,IP:${KUBERNETES_SERVICE_IP},DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local`,
     'extendedKeyUsage=serverAuth',
   ]);
   await issue('admin', '/O=system:masters/CN=test-admin', ['extendedKeyUsage=clientAuth']);

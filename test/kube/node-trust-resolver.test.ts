@@ -8,6 +8,7 @@ import { run, RunResult } from '../e2e/exec';
 import { Manifest } from '../util/manifests';
 import { describeWithKube, useExclusiveCluster } from './kube-fixture';
 import { KubeCluster } from './versions';
+import { SERVICE_CIDR } from './control-plane';
 
 // Issue 11, finding 3 on a real API server: NodeTrust's two scripts, as the chart's ConfigMap holds
 // them, run with `sh` and this version's kubectl. The `resolve` script reads the registry Service
@@ -21,7 +22,7 @@ const HOSTS_BEFORE = '127.0.0.1 localhost\n192.168.1.20 build-server\n';
 const SCRIPT_TIMEOUT_MS = 60_000;
 
 function chartManifests(): Manifest[] {
-  const chart = new TrustedRegistryChart(Testing.app(), 'resolver', { namespace: NAMESPACE, host: HOST, nodeTrust: { caConfigMapName: 'registry-ca' } });
+  const chart = new TrustedRegistryChart(Testing.app(), 'resolver', { namespace: NAMESPACE, host: HOST, nodeTrust: { caConfigMapName: 'registry-ca', serviceCidrs: [SERVICE_CIDR] } });
   return Testing.synth(chart) as Manifest[];
 }
 

@@ -3,6 +3,7 @@ import { HtpasswdSource, NodeTrustMode, PolicyMode, RegistryCertificate, Trusted
 import { REGISTRY_USER_ID } from '../../src/registry/private-registry';
 import { Manifest } from '../util/manifests';
 import { NodeImages } from './node-images';
+import { SERVICE_CIDR } from '../kube/control-plane';
 
 /** The consumer namespace the chain grants pull access to. */
 export const TEAM_NAMESPACE = 'team';
@@ -37,7 +38,7 @@ export function synthesizeChain(options: ChainChartOptions): { manifests: Manife
       certificate,
     },
     // Every 5 s instead of every minute, so the test waits seconds for a change to reach the node.
-    nodeTrust: { mode: NodeTrustMode.CONTAINERD, image: images.shell.reference, kubectlImage: images.kubectl.reference, shellImage: images.shell.reference, interval: Duration.seconds(5) },
+    nodeTrust: { mode: NodeTrustMode.CONTAINERD, serviceCidrs: [SERVICE_CIDR], image: images.shell.reference, kubectlImage: images.kubectl.reference, shellImage: images.shell.reference, interval: Duration.seconds(5) },
     policyMode: PolicyMode.ENFORCE,
   });
   chart.grantPull('PullAccess', { namespaces: [TEAM_NAMESPACE], serviceAccounts: ['default'], kubectlImage: images.kubectl.reference, shellImage: images.shell.reference });
