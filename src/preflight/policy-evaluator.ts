@@ -240,8 +240,11 @@ function errorMessage(expression: string, error: string, variableErrors: Map<str
   return `expression '${expression}' resulted in error: ${cause}`;
 }
 
-/** MatchResources semantics (policy matchConstraints and binding matchResources). */
-class RequestMatcher {
+/**
+ * MatchResources semantics (policy matchConstraints and binding matchResources). Internal to the
+ * package; the test harness judges requests with it too.
+ */
+export class RequestMatcher {
   constructor(
     private readonly request: AdmissionRequestInput,
     private readonly object: unknown,
@@ -293,7 +296,7 @@ function selectorMatches(selector: any, labels: Record<string, string>): boolean
 }
 
 /** Drops null fields and turns null list items into `{}`, as decoding into Go structs does. */
-function decodeLikeApiServer(value: unknown): unknown {
+export function decodeLikeApiServer(value: unknown): unknown {
   // Objects from a cluster rarely hold a null: copy only those that do.
   return holdsNull(value) ? decodeNulls(value) : value;
 }

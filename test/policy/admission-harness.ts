@@ -67,6 +67,7 @@ import { CelValue, isCelError, isCelList, isCelMap, parse, plan } from '@bufbuil
 import { Yaml } from 'cdk8s';
 import * as YAML from 'yaml';
 import { COST_LIMIT_ERROR, CostMeter, meteredCelEnv } from '../../src/preflight/cel-cost';
+import { decodeLikeApiServer, RequestMatcher } from '../../src/preflight/policy-evaluator';
 
 export type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
 
@@ -180,6 +181,7 @@ class Review {
   readonly costExceeded = new Set<string>();
   private readonly object: unknown;
   private readonly oldObject: unknown;
+  private readonly matcher: RequestMatcher;
   private policyName = '';
 
   /**
@@ -189,6 +191,7 @@ class Review {
   constructor(private readonly engine: CelEngine, private readonly request: AdmissionRequest, private readonly costVerdicts?: ReadonlySet<string>) {
     this.object = decodeLikeApiServer(request.object ?? null);
     this.oldObject = decodeLikeApiServer(request.oldObject ?? null);
+    this.matcher = new RequestMatcher(request, this.object, this.oldObject, this.namespaceLabels());
   }
 
   run(policies: Map<string, Manifest>, bindings: Manifest[]): { result: AdmissionResult; trace: Review['trace']; costExceeded: Set<string> } {
@@ -200,7 +203,7 @@ class Review {
     for (const binding of bindings) {
       const policy = policies.get(binding.spec.policyName);
       if (!policy) throw new Error(`binding ${binding.metadata.name} names missing policy ${binding.spec.policyName}`);
-      if (!this.matches(policy.spec.matchConstraints) || !this.matches(binding.spec.matchResources ?? {}, true)) continue;
+      if (!this.matcher.matches(policy.spec.matchConstraints) || !this.matcher.matches(binding.spec.matchResources ?? {}, true)) continue;
       evaluatedPolicies.push(policy.metadata.name);
       for (const violation of this.evaluate(policy)) {
         for (const action of binding.spec.validationActions as string[]) {
@@ -313,29 +316,6 @@ class Review {
   private namespaceLabels(): Record<string, string> {
     return { ...this.request.namespaceLabels, [NAMESPACE_NAME_LABEL]: this.request.namespace };
   }
-
-  /** MatchResources semantics; a binding without resourceRules does not constrain resources. */
-  private matches(match: any, resourceRulesOptional = false): boolean {
-    const rules: any[] | undefined = match.resourceRules;
-    if (!(resourceRulesOptional && rules === undefined) && !(rules ?? []).some((rule) => this.matchesRule(rule))) return false;
-    if ((match.excludeResourceRules ?? []).some((rule: any) => this.matchesRule(rule))) return false;
-    if (match.namespaceSelector && !selectorMatches(match.namespaceSelector, this.namespaceLabels())) return false;
-    if (match.objectSelector) {
-      const labelsOf = (object: any) => (object?.metadata?.labels ?? {}) as Record<string, string>;
-      const candidates = [this.object, this.oldObject].filter((object) => object !== null);
-      if (!candidates.some((object) => selectorMatches(match.objectSelector, labelsOf(object)))) return false;
-    }
-    return true;
-  }
-
-  private matchesRule(rule: any): boolean {
-    const { operation, resource, subResource, namespace } = this.request;
-    const listed = (values: string[] | undefined, value: string) => (values ?? []).some((v) => v === '*' || v === value);
-    if (!listed(rule.operations, operation) || !listed(rule.apiGroups, resource.group) || !listed(rule.apiVersions, resource.version)) return false;
-    const scope = rule.scope ?? '*';
-    if ((scope === 'Namespaced' && namespace === '') || (scope === 'Cluster' && namespace !== '')) return false;
-    return (rule.resources as string[]).some((entry) => resourceEntryMatches(entry, resource.resource, subResource ?? ''));
-  }
 }
 
 const WARNINGS_TRUNCATE_AT_TOTAL_RUNES = 4 * 1024;
@@ -373,38 +353,6 @@ export function warningHeaders(texts: readonly string[]): string[] {
     written = headers.reduce((sum, h) => sum + runes(h), 0);
   }
   return headers;
-}
-
-/** `pods`, `pods/ephemeralcontainers`, `pods/*`, `*` and `*` + `/*` as the API server reads them. */
-function resourceEntryMatches(entry: string, resource: string, subResource: string): boolean {
-  const [entryResource, entrySubResource = ''] = entry.split('/');
-  const resourceMatches = entryResource === '*' || entryResource === resource;
-  const subResourceMatches = entrySubResource === '*' || entrySubResource === subResource;
-  return resourceMatches && subResourceMatches;
-}
-
-function selectorMatches(selector: any, labels: Record<string, string>): boolean {
-  const matchLabels = Object.entries((selector.matchLabels ?? {}) as Record<string, string>);
-  if (!matchLabels.every(([key, value]) => labels[key] === value)) return false;
-  return (selector.matchExpressions ?? []).every((requirement: { key: string; operator: string; values?: string[] }) => {
-    const present = Object.prototype.hasOwnProperty.call(labels, requirement.key);
-    switch (requirement.operator) {
-      case 'In': return present && (requirement.values ?? []).includes(labels[requirement.key]);
-      case 'NotIn': return !present || !(requirement.values ?? []).includes(labels[requirement.key]);
-      case 'Exists': return present;
-      case 'DoesNotExist': return !present;
-      default: throw new Error(`unknown selector operator ${requirement.operator}`);
-    }
-  });
-}
-
-/** Drops null fields and turns null list items into `{}`, as decoding into Go structs does. */
-function decodeLikeApiServer(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map((item) => (item === null ? {} : decodeLikeApiServer(item)));
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null).map(([k, v]) => [k, decodeLikeApiServer(v)]));
-  }
-  return value;
 }
 
 class BufbuildEngine implements CelEngine {
