@@ -14,16 +14,15 @@ import { NodeTrust, NodeTrustOptions } from './tls/node-trust';
 import { UniqueObjectsCheck } from './unique-objects';
 import { invalid, validateHost, validateNamespace, validateEnumMember, validateUnique } from './validation';
 
-/** Namespaces every cluster has, which nobody can claim by creating them. */
-const SYSTEM_NAMESPACES = ['default', 'kube-node-lease', 'kube-public', 'kube-system'];
-const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
-
 /**
- * Namespaces the chart refuses as its own: it labels its namespace to enforce the restricted Pod
- * Security Standard and the policy exempts it, which would break the cluster's own components
- * there (kube-*) or exempt every workload created without a namespace (default).
+ * Namespaces every cluster has. Nobody can claim them by creating them, so the chart never
+ * creates an exempt one; and the chart refuses them as its own: it labels its namespace to
+ * enforce the restricted Pod Security Standard and the policy exempts it, which would break the
+ * cluster's own components there (kube-*) or exempt every workload created without a namespace
+ * (default).
  */
-const RESERVED_NAMESPACES: readonly string[] = ['default', 'kube-node-lease', 'kube-public', 'kube-system'];
+const SYSTEM_NAMESPACES: readonly string[] = ['default', 'kube-node-lease', 'kube-public', 'kube-system'];
+const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
 
 /**
  * The registry's namespace as `TrustedRegistryChart` accepts it: a namespace name that is not one
@@ -31,8 +30,8 @@ const RESERVED_NAMESPACES: readonly string[] = ['default', 'kube-node-lease', 'k
  */
 export function validateChartNamespace(prop: string, value: string): string {
   validateNamespace(prop, value);
-  if (RESERVED_NAMESPACES.includes(value)) {
-    invalid(prop, `must be a namespace of its own, not one of ${RESERVED_NAMESPACES.map((n) => `"${n}"`).join(', ')}: the chart labels it to enforce the restricted Pod Security Standard and the admission policy exempts it`, value);
+  if (SYSTEM_NAMESPACES.includes(value)) {
+    invalid(prop, `must be a namespace of its own, not one of ${SYSTEM_NAMESPACES.map((n) => `"${n}"`).join(', ')}: the chart labels it to enforce the restricted Pod Security Standard and the admission policy exempts it`, value);
   }
   return value;
 }
