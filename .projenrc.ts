@@ -46,16 +46,21 @@ const project = new cdk8s.ConstructLibraryCdk8s({
   artifactsDirectory: 'dist-packages',
   // A consumer's own cdk8s, constructs and cdk8s-plus-27 are the ones the constructs use.
   peerDeps: ['cdk8s-plus-27@^2.9.5'],
-  // node-forge: the opt-in self-signed certificate, built synchronously (constructs cannot await).
-  // @bufbuild/cel (with its RE2 engine, @bufbuild/re2) and yaml: the shipped `trusted-registry preflight`
-  // command evaluates the synthesized policy (YAML) with a real CEL engine.
-  // @bufbuild/protobuf is a peer dependency of @bufbuild/cel: npm leaves peers out of a bundle, so
-  // it is a dependency of its own here (without it the packed `trusted-registry` cannot start).
-  // None of these is a jsii module, so jsii requires them bundled.
-  deps: ['bcryptjs@^3.0.2', 'node-forge@^1.3.1', '@bufbuild/cel@^0.6.1', '@bufbuild/re2@^0.6.1', '@bufbuild/protobuf@^2.6.2', 'yaml@^2.6.0'],
-  bundledDeps: ['bcryptjs', 'node-forge', '@bufbuild/cel', '@bufbuild/re2', '@bufbuild/protobuf', 'yaml'],
   bin: { 'trusted-registry': 'lib/src/cli.js' },
   devDeps: [
+    // What the library runs on besides its peers, bundled into lib/src/bundled/ by the compile
+    // task (scripts/bundle-dependencies.js) rather than shipped whole as jsii would have them:
+    // bcryptjs for htpasswd; node-forge for the opt-in self-signed certificate, built synchronously
+    // (constructs cannot await); @bufbuild/cel (with its RE2 engine and its peer @bufbuild/protobuf)
+    // and yaml for the `trusted-registry` command, which evaluates the synthesized policy with a
+    // real CEL engine.
+    'bcryptjs@^3.0.2',
+    'node-forge@^1.3.1',
+    '@bufbuild/cel@^0.6.1',
+    '@bufbuild/re2@^0.6.1',
+    '@bufbuild/protobuf@^2.6.2',
+    'yaml@^2.6.0',
+    'esbuild@^0.28.2',
     'cdk8s-cli@^2.200.0',
     'kubernetes-models@^4.5.1',
     '@marcbachmann/cel-js@^8.0.0',
@@ -111,6 +116,8 @@ project.npmignore?.addPatterns('dist-packages');
 // jsii would otherwise download its release-support schedule from raw.githubusercontent.com on every
 // compile: a network call in `npm run synth` on a fresh clone.
 project.compileTask.env('JSII_SILENCE_SUPPORT_WARNING', '1');
+project.compileTask.exec('node scripts/bundle-dependencies.js');
+project.compileTask.exec('node scripts/minify-imports.js');
 
 // Type errors anywhere (src, imports, tests) fail `npm test`, and lib/ is fresh for `cdk8s synth`.
 project.testTask.prependSpawn(project.compileTask);
@@ -130,6 +137,11 @@ project.package.addField('files', [
   '!lib/imports/*.d.ts',
   '!lib/src/access/restricted-pod.d.ts',
   '!lib/src/tls/cert-manager-imports.d.ts',
+  // The bundled packages' own types are not shipped (nor those of the preflight command's
+  // internals, which are the CEL engine's); the licenses of what is bundled are.
+  '!lib/src/bundled/*.d.ts',
+  '!lib/src/preflight/*.d.ts',
+  'lib/src/bundled/THIRD-PARTY-LICENSES.txt',
   '.jsii',
   'API.md',
   'CHANGELOG.md',

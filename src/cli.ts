@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync, writeFileSync } from 'fs';
 import { parseArgs } from 'util';
-import { parseAllDocuments } from 'yaml';
+import { parseAllDocuments } from './bundled/yaml';
 import { PolicyEvaluator } from './preflight/policy-evaluator';
 import { DUMP_COMMAND, formatReport, parseDump, runPreflight } from './preflight/preflight';
 

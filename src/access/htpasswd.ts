@@ -1,5 +1,5 @@
 import { createHmac } from 'crypto';
-import * as bcrypt from 'bcryptjs';
+import * as bcrypt from '../bundled/bcryptjs';
 import { invalid, validateInteger } from '../validation';
 
 /**

@@ -1,4 +1,4 @@
-import { parseAllDocuments } from 'yaml';
+import { parseAllDocuments } from '../bundled/yaml';
 import { isImageField, MirrorLock } from './mirror-lock';
 
 /**

@@ -1,5 +1,4 @@
-import { celEnv, celFunc, celList, CelList, celListConcat, celMethod, CelScalar, isCelError, listType, parse, plan } from '@bufbuild/cel';
-import { strings } from '@bufbuild/cel/ext';
+import { celEnv, celFunc, celList, CelList, celListConcat, celMethod, CelScalar, isCelError, listType, parse, plan, strings } from '../bundled/cel';
 
 /**
  * The Kubernetes CEL runtime cost limit, for @bufbuild/cel: the API server stops an expression

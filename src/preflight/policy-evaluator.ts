@@ -1,5 +1,4 @@
-import { celError, CelResult, CelValue, isCelError, isCelList, isCelMap, parse, plan } from '@bufbuild/cel';
-import { RE2JS } from '@bufbuild/re2';
+import { celError, CelResult, CelValue, isCelError, isCelList, isCelMap, parse, plan, RE2JS } from '../bundled/cel';
 import { COST_LIMIT_ERROR, CostMeter, meteredCelEnv } from './cel-cost';
 
 /**

@@ -1,4 +1,4 @@
-import { parseAllDocuments } from 'yaml';
+import { parseAllDocuments } from '../bundled/yaml';
 import { PolicyEvaluator } from './policy-evaluator';
 
 /**

@@ -97,7 +97,7 @@ export function createSelfSignedCertificate(dnsNames: string[], options: SelfSig
   const notAfter = new Date(notBefore.getTime() + validity.toMilliseconds());
 
   // Loaded here, not at the top: node-forge adds ~50 ms to every synth and few charts use it.
-  const forge: typeof Forge = require('node-forge');
+  const { forge } = require('../bundled/node-forge') as { forge: typeof Forge };
   const keys = forge.pki.rsa.generateKeyPair({ bits: 2048, e: 0x10001, prng: seededPrng(forge, options.seed), algorithm: 'PRIMEINC' });
   const spki = Buffer.from(forge.asn1.toDer(forge.pki.publicKeyToAsn1(keys.publicKey)).getBytes(), 'binary');
   // Positive (top bit clear) and of fixed length (no leading zero byte), as RFC 5280 asks.
@@ -130,6 +130,7 @@ export function createSelfSignedCertificate(dnsNames: string[], options: SelfSig
 
   return {
     certificatePem: lf(forge.pki.certificateToPem(certificate)),
-    privateKeyPem: lf(forge.pki.privateKeyInfoToPem(forge.pki.wrapRsaPrivateKey(forge.pki.privateKeyToAsn1(keys.privateKey)))),
+    // What forge.pki.privateKeyInfoToPem does, without loading forge's PKCS #12 and password-based encryption modules.
+    privateKeyPem: lf(forge.pem.encode({ type: 'PRIVATE KEY', body: forge.asn1.toDer(forge.pki.wrapRsaPrivateKey(forge.pki.privateKeyToAsn1(keys.privateKey))).getBytes() })),
   };
 }

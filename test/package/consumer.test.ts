@@ -61,6 +61,42 @@ describe('an app on cdk8s-plus-33 using the packed library', () => {
     expect(result.stdout).toMatch(/error TS2345: Argument of type '(import\("[^"]*cdk8s-plus-27[^"]*"\)\.)?Service' is not assignable to parameter of type '(import\("[^"]*cdk8s-plus-33[^"]*"\)\.)?Service'/);
   });
 
+  test('writes the same htpasswd and self-signed certificate with its bundled bcryptjs and node-forge as the library built from source', () => {
+    // GIVEN a registry whose Secrets come from bcrypt and node-forge, deterministic for fixed seeds
+    const chartOf = (lib: any, cdk8s: any) => {
+      const chart = cdk8s.Testing.chart();
+      chart.namespace = 'images';
+      new lib.PrivateRegistry(chart, 'Registry', {
+        host: 'registry.example.com',
+        htpasswd: lib.HtpasswdSource.fromUsers({
+          pushUsers: [{ username: 'ci', password: 'push-password-of-24-chars' }],
+          pullUsers: [{ username: 'nodes', password: 'pull-password-of-24-chars' }],
+          saltSeed: 'a salt seed of at least thirty-two characters',
+        }),
+        certificate: lib.RegistryCertificate.selfSigned({ seed: 'a certificate seed of thirty-two or more characters', notBefore: new Date('2026-01-01T00:00:00Z') }),
+      });
+      return cdk8s.Testing.synth(chart);
+    };
+    const script = `process.stdout.write(JSON.stringify((${chartOf.toString()})(require('cdk8s-trusted-registry'), require('cdk8s'))))`;
+
+    // WHEN
+    const packed = spawnSync(process.execPath, ['-e', script], { cwd: app, encoding: 'utf-8', env: { PATH: process.env.PATH } });
+
+    // THEN
+    // The one warning selfSigned() always gives, and nothing else (a failed require would be here).
+    expect(packed.stderr).toMatch(/^WARNING: test\/Registry: [^\n]*self-signed proof-of-concept certificate[^\n]*\n$/);
+    expect(packed.status).toBe(0);
+    const fromPackage = JSON.parse(packed.stdout);
+    const fromSource = chartOf(require('../../src'), require('cdk8s'));
+    expect(fromPackage).toEqual(fromSource);
+    // What was compared holds bcrypt hashes and a certificate and key made by node-forge.
+    const secrets = JSON.stringify(fromSource.filter((m: any) => m.kind === 'Secret'));
+    expect(secrets).toMatch(/ci:\$2y\$04\$/);
+    expect(secrets).toMatch(/nodes:\$2y\$04\$/);
+    expect(secrets).toContain('-----BEGIN CERTIFICATE-----');
+    expect(secrets).toContain('-----BEGIN PRIVATE KEY-----');
+  });
+
   test('reaches the public API only: internals are not exported', () => {
     const result = spawnSync(process.execPath, ['-e', "require('cdk8s-trusted-registry/lib/src/validation')"], { cwd: app, encoding: 'utf-8' });
     expect(result.status).not.toBe(0);

@@ -1,15 +1,31 @@
+import { readFileSync } from 'fs';
+import { join } from 'path';
+import { gunzipSync } from 'zlib';
 import { Chart, Testing } from 'cdk8s';
-import * as k8s from '../../imports/k8s';
 
 /** A synthesized Kubernetes object. */
 export type Manifest = { apiVersion: string; kind: string; metadata: { name?: string; namespace?: string; [key: string]: any }; [key: string]: any };
 
-/** `apiVersion/kind` of every object in the Kubernetes 1.30 API (imports/k8s.ts is generated from it). */
-const KUBERNETES_1_30_KINDS: ReadonlySet<string> = new Set(
-  Object.values(k8s)
-    .filter((member): member is typeof k8s.KubePod => typeof member === 'function' && 'GVK' in member)
-    .map((construct) => `${construct.GVK.apiVersion}/${construct.GVK.kind}`),
-);
+/**
+ * `apiVersion/kind` of every object in the Kubernetes 1.30 API, from its vendored schema (the one
+ * imports/k8s.ts is generated from; the import itself holds only the kinds the library creates).
+ */
+const KUBERNETES_1_30_KINDS: ReadonlySet<string> = kubernetesKinds(join(__dirname, '..', 'fixtures', 'k8s-schemas', 'v1.30.0', '_definitions.json.gz'));
+
+function kubernetesKinds(schemaPath: string): ReadonlySet<string> {
+  const schema = JSON.parse(gunzipSync(readFileSync(schemaPath)).toString('utf-8'));
+  const kinds = new Set<string>();
+  for (const definition of Object.values<any>(schema.definitions)) {
+    // Objects that can be written in a manifest: with a group-version-kind and metadata.
+    if (!definition.properties?.metadata) {
+      continue;
+    }
+    for (const { group, version, kind } of definition['x-kubernetes-group-version-kind'] ?? []) {
+      kinds.add(`${group ? `${group}/` : ''}${version}/${kind}`);
+    }
+  }
+  return kinds;
+}
 
 /** The objects of a chart, in output order. */
 export function synth(chart: Chart): Manifest[] {
