@@ -15,7 +15,8 @@ const project = new cdk8s.ConstructLibraryCdk8s({
   cdk8sVersion: '2.70.0',
   constructsVersion: '10.4.0',
   jsiiVersion: '~5.9.0',
-  // jsii-pacmak targets (`npm run package-all`); CI builds and tests the Python one.
+  // jsii-pacmak targets (`npm run package-all`); CI builds the Python, Java and Go ones and runs
+  // an example app on each (examples/); .NET needs a .NET SDK, which CI here cannot install.
   publishToPypi: { distName: 'cdk8s-trusted-registry', module: 'cdk8s_trusted_registry' },
   publishToMaven: {
     javaPackage: 'io.github.cdk8s_trusted_registry',
@@ -106,7 +107,7 @@ const project = new cdk8s.ConstructLibraryCdk8s({
     // An app of its own, compiled against the packed library by test/package/consumer.test.ts.
     exclude: ['node_modules', 'package/consumer'],
   },
-  gitignore: ['/node_modules', '/dist/', '/dist-packages/', '/.venv-examples/', '/examples/typescript/out/', '/cdk8s.out/', '/bench/out/'],
+  gitignore: ['/node_modules', '/dist/', '/dist-packages/', '/.venv-examples/', '/examples/typescript/out/', '/examples/java/target/', '/examples/go/bin/', '/cdk8s.out/', '/bench/out/'],
 });
 
 // jsii-pacmak appends its output directory to .npmignore unless the exact line is there, which

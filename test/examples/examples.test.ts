@@ -35,6 +35,24 @@ function validate(files: Record<string, string>): Manifest[] {
 
 const outputs: Record<string, Record<string, string>> = {};
 
+/**
+ * Runs an example in another language and expects exactly the files, byte for byte, of its
+ * TypeScript twin. The jsii runtime warns on stderr that it no longer supports this machine's Node 20.
+ */
+function expectSameBytesAsTypeScript(typescriptName: string, command: string, args: string[]): void {
+  // GIVEN
+  const typescript = outputs[typescriptName] ?? synthExample(process.execPath, [join(examples, 'typescript', 'out', `${typescriptName}.js`)]);
+
+  // WHEN
+  const files = synthExample(command, args, { JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION: '20' });
+
+  // THEN
+  expect(Object.keys(files)).toEqual(Object.keys(typescript));
+  for (const name of Object.keys(files)) {
+    expect(files[name]).toBe(typescript[name]);
+  }
+}
+
 describe('TypeScript examples', () => {
   beforeAll(() => {
     execFileSync(join(root, 'node_modules', '.bin', 'tsc'), ['-p', join(examples, 'typescript', 'tsconfig.json')], { cwd: root, stdio: 'pipe' });
@@ -80,7 +98,7 @@ describe('TypeScript examples', () => {
 });
 
 // The Python example needs the package built by jsii-pacmak and installed, with cdk8s from PyPI,
-// in a virtual environment (.ci/run makes it; see examples/python/README.md).
+// in a virtual environment (.ci/run makes it with scripts/python-examples-venv.sh).
 const python = process.env.PYTHON_EXAMPLES_PYTHON ?? join(root, '.venv-examples', 'bin', 'python');
 const missing = existsSync(python) ? [] : [`a Python with cdk8s and the packed library at ${python} (make it with \`scripts/python-examples-venv.sh\`, as .ci/run does)`];
 
@@ -89,17 +107,33 @@ describeWithPrerequisites('Python examples', missing, () => {
     ['platform_chart.py', 'platform-chart'],
     ['default_chart.py', 'default-chart'],
   ])('%s synthesizes the same bytes as %s.ts', (python_, typescriptName) => {
-    // GIVEN
-    const typescript = outputs[typescriptName] ?? synthExample(process.execPath, [join(examples, 'typescript', 'out', `${typescriptName}.js`)]);
+    expectSameBytesAsTypeScript(typescriptName, python, [join(examples, 'python', python_)]);
+  });
+});
 
-    // WHEN
-    // The jsii runtime warns on stderr that it no longer supports this machine's Node 20.
-    const files = synthExample(python, [join(examples, 'python', python_)], { JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION: '20' });
+// The Java and Go examples need the packages jsii-pacmak builds and the examples compiled against
+// them (.ci/run makes both with scripts/java-examples.sh and scripts/go-examples.sh).
+const javaClassPath = join(examples, 'java', 'target', 'classpath.txt');
+const javaMissing = existsSync(javaClassPath) ? [] : [`the Java examples compiled against the packed library (make them with \`scripts/java-examples.sh\`, as .ci/run does): no ${javaClassPath}`];
 
-    // THEN
-    expect(Object.keys(files)).toEqual(Object.keys(typescript));
-    for (const name of Object.keys(files)) {
-      expect(files[name]).toBe(typescript[name]);
-    }
+describeWithPrerequisites('Java examples', javaMissing, () => {
+  test.each([
+    ['examples.PlatformChart', 'platform-chart'],
+    ['examples.DefaultChart', 'default-chart'],
+  ])('%s synthesizes the same bytes as %s.ts', (mainClass, typescriptName) => {
+    const classPath = [join(examples, 'java', 'target', 'classes'), readFileSync(javaClassPath, 'utf-8').trim()].join(':');
+    expectSameBytesAsTypeScript(typescriptName, 'java', ['-cp', classPath, mainClass]);
+  });
+});
+
+const goBin = join(examples, 'go', 'bin');
+const goMissing = existsSync(join(goBin, 'platformchart')) ? [] : [`the Go examples built against the generated modules (make them with \`scripts/go-examples.sh\`, as .ci/run does): no ${goBin}/platformchart`];
+
+describeWithPrerequisites('Go examples', goMissing, () => {
+  test.each([
+    ['platformchart', 'platform-chart'],
+    ['defaultchart', 'default-chart'],
+  ])('%s synthesizes the same bytes as %s.ts', (program, typescriptName) => {
+    expectSameBytesAsTypeScript(typescriptName, join(goBin, program), []);
   });
 });

@@ -1,8 +1,8 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
 
-// README code cannot rot: every TypeScript or Python block is a whole example file, which
-// test/examples/examples.test.ts compiles and runs. The comment `<!-- example: <path> -->` on the
+// README code cannot rot: every TypeScript, Python, Java or Go block is a whole example file,
+// which test/examples/examples.test.ts compiles and runs. The comment `<!-- example: <path> -->` on the
 // line before a block names the file.
 const root = join(__dirname, '..', '..');
 const readme = readFileSync(join(root, 'README.md'), 'utf-8');
@@ -31,14 +31,16 @@ function codeBlocks(markdown: string): Block[] {
   return blocks;
 }
 
-const programs = codeBlocks(readme).filter((block) => ['ts', 'typescript', 'python', 'py'].includes(block.language));
+const programs = codeBlocks(readme).filter((block) => ['ts', 'typescript', 'python', 'py', 'java', 'go'].includes(block.language));
 
-test('the README has TypeScript and Python examples', () => {
+test('the README has TypeScript, Python, Java and Go examples', () => {
   expect(programs.filter((block) => block.language.startsWith('t')).length).toBeGreaterThanOrEqual(5);
   expect(programs.filter((block) => block.language.startsWith('p')).length).toBeGreaterThanOrEqual(1);
+  expect(programs.filter((block) => block.language === 'java').length).toBeGreaterThanOrEqual(1);
+  expect(programs.filter((block) => block.language === 'go').length).toBeGreaterThanOrEqual(1);
 });
 
 test.each(programs.map((block) => [block.line, block] as const))('README.md:%i is an example file, verbatim', (_line, block) => {
-  expect(block.source).toMatch(/^examples\/(typescript\/[a-z-]+\.ts|python\/[a-z_]+\.py)$/);
+  expect(block.source).toMatch(/^examples\/(typescript\/[a-z-]+\.ts|python\/[a-z_]+\.py|java\/src\/main\/java\/examples\/[A-Za-z]+\.java|go\/[a-z]+\/main\.go)$/);
   expect(block.code).toBe(readFileSync(join(root, block.source!), 'utf-8'));
 });
