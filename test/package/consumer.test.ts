@@ -87,7 +87,10 @@ describe('an app on cdk8s-plus-33 using the packed library', () => {
     expect(packed.stderr).toMatch(/^WARNING: test\/Registry: [^\n]*self-signed proof-of-concept certificate[^\n]*\n$/);
     expect(packed.status).toBe(0);
     const fromPackage = JSON.parse(packed.stdout);
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
     const fromSource = chartOf(require('../../src'), require('cdk8s'));
+    expect(warn).toHaveBeenCalledWith(expect.stringMatching(/self-signed proof-of-concept certificate/));
+    warn.mockRestore();
     expect(fromPackage).toEqual(fromSource);
     // What was compared holds bcrypt hashes and a certificate and key made by node-forge.
     const secrets = JSON.stringify(fromSource.filter((m: any) => m.kind === 'Secret'));
