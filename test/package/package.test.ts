@@ -1,5 +1,5 @@
 import { execFileSync } from 'child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { dirname, join, normalize } from 'path';
 
@@ -112,6 +112,34 @@ describe('the npm package', () => {
     expect(manifest.bundledDependencies).toBeUndefined();
     expect(manifest.bin).toEqual({ 'trusted-registry': 'lib/src/cli.js' });
     expect(readFileSync(join(root, 'CHANGELOG.md'), 'utf-8')).toContain(`## ${manifest.version}`);
+  });
+});
+
+describe('the .NET package', () => {
+  test('jsii-pacmak generates its C# for every public type (code only: building it needs the .NET SDK and NuGet, which CI cannot reach)', () => {
+    // GIVEN
+    const assembly = JSON.parse(readFileSync(join(root, '.jsii'), 'utf-8'));
+    const outdir = mkdtempSync(join(tmpdir(), 'pacmak-dotnet-'));
+    try {
+      // WHEN
+      execFileSync(join(root, 'node_modules', '.bin', 'jsii-pacmak'), ['--target', 'dotnet', '--code-only', '--outdir', outdir, '.'], {
+        cwd: root,
+        stdio: 'pipe',
+        env: { ...process.env, JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION: '20' },
+      });
+
+      // THEN
+      const project = join(outdir, 'dotnet', 'Cdk8sTrustedRegistry');
+      const sources = new Set(readdirSync(join(project, 'Cdk8sTrustedRegistry')));
+      const types = Object.values(assembly.types) as Array<{ name: string }>;
+      expect(types.length).toBeGreaterThan(50);
+      expect(types.map((type) => `${type.name}.cs`).filter((file) => !sources.has(file))).toEqual([]);
+      const csproj = readFileSync(join(project, 'Cdk8sTrustedRegistry.csproj'), 'utf-8');
+      expect(csproj).toContain('<PackageId>Cdk8sTrustedRegistry</PackageId>');
+      expect(csproj).toContain('<PackageReference Include="Org.Cdk8s.Plus27"');
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+    }
   });
 });
 
