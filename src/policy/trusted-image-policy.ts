@@ -102,13 +102,21 @@ const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
  * A complete image reference pinned by digest: lowercase host, one or more path components, an
  * optional tag, then `@sha256:` and exactly 64 lowercase hex digits at the very end. Written
  * without backslashes so it embeds in a CEL string literal unchanged and means the same in RE2
- * (API server) and JavaScript.
+ * (API server) and JavaScript. The tag's length limit is OVERLONG_TAG_PATTERN's: the API server
+ * compiles every pattern again on each request (it plans its programs anew to track their cost),
+ * and `{0,127}` compiles to 127 nested alternatives, which took two thirds of the compile time.
  */
 const PINNED_IMAGE_PATTERN =
   '^[a-z0-9]+(?:(?:[.]|-+)[a-z0-9]+)*' +
   `(?:/${REPOSITORY_COMPONENT})+` +
-  '(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?' +
+  '(?::[A-Za-z0-9_][A-Za-z0-9_.-]*)?' +
   '@sha256:[0-9a-f]{64}$';
+
+/**
+ * In a reference PINNED_IMAGE_PATTERN matches, a tag of more than the 128 characters the
+ * distribution grammar allows: host and path hold no `:`, and the digest's is followed by 64.
+ */
+const OVERLONG_TAG_PATTERN = ':[A-Za-z0-9_.-]{129}';
 
 /** Image-bearing lists of a pod spec, with the field that holds the image of each item. */
 const IMAGE_LISTS: ReadonlyArray<{ readonly list: string; readonly image: string; readonly only?: string }> = [
@@ -147,14 +155,21 @@ const OLD_SLOTS_EXPRESSION = 'oldObject == null ? [] : ' + IMAGE_LISTS.map(({ li
   return `${selected}.map(v, ${slotKey(list, 'v', image)})`;
 }).join(' + ');
 
+/** Every image of the pod spec, in a fixed order: what a CREATE introduces. */
+const ALL_IMAGES_EXPRESSION = IMAGE_LISTS.map(({ list, image, only }) => {
+  const items = listOf('variables.podSpec', list);
+  const selected = only ? `${items}.filter(v, has(v.${only}))` : items;
+  return `${selected}.map(v, ${imageOf('v', image)})`;
+}).join(' + ');
+
 /**
- * The images the request introduces, in a fixed order: on CREATE every image; on UPDATE only the
- * images whose slot (list, item name, image) the old object did not have, so finalizer removal,
- * label changes and scaling of objects admitted before the policy pass, while any new or changed
- * image (including a renamed container, an image moved to another list, or a new ephemeral
- * container) is checked. `size(...) == 0 ||` short-circuits on CREATE before reading `name`.
+ * The images an UPDATE introduces, in the same order: only those whose slot (list, item name,
+ * image) the old object did not have, so finalizer removal, label changes and scaling of objects
+ * admitted before the policy pass, while any new or changed image (including a renamed container,
+ * an image moved to another list, or a new ephemeral container) is checked. `size(...) == 0 ||`
+ * makes it every image when there is no old object, for evaluators that compute every variable.
  */
-const IMAGES_EXPRESSION = IMAGE_LISTS.map(({ list, image, only }) => {
+const CHANGED_IMAGES_EXPRESSION = IMAGE_LISTS.map(({ list, image, only }) => {
   const items = listOf('variables.podSpec', list);
   const isNew = `(size(variables.oldSlots) == 0 || !((${slotKey(list, 'v', image)}) in variables.oldSlots))`;
   const condition = only ? `has(v.${only}) && ${isNew}` : isNew;
@@ -232,10 +247,15 @@ export class TrustedImagePolicy extends Construct {
         // type the variable as null ("type 'null' does not support field selection" in oldSlots).
         { name: 'oldPodSpec', expression: `oldObject != null ? ${workloads ? `(${podSpecOfAnyWorkload('oldObject')})` : 'oldObject.spec'} : null` },
         { name: 'oldSlots', expression: OLD_SLOTS_EXPRESSION },
-        { name: 'images', expression: IMAGES_EXPRESSION },
+        { name: 'allImages', expression: ALL_IMAGES_EXPRESSION },
+        { name: 'changedImages', expression: CHANGED_IMAGES_EXPRESSION },
+        // Variables are evaluated when first read, and the API server plans each expression it
+        // evaluates anew on every request: a CREATE (the common case) never reads, and so never
+        // pays for, the UPDATE-only variables above (oldPodSpec, oldSlots, changedImages).
+        { name: 'images', expression: 'oldObject == null ? variables.allImages : variables.changedImages' },
         // Source strings are validated to [a-z0-9._/-], so quoting them in CEL needs no escaping.
         { name: 'untrustedImages', expression: `variables.images.filter(image, !(${trustedCheck}))` },
-        { name: 'unpinnedImages', expression: `variables.images.filter(image, !image.matches('${PINNED_IMAGE_PATTERN}'))` },
+        { name: 'unpinnedImages', expression: `variables.images.filter(image, !image.matches('${PINNED_IMAGE_PATTERN}') || image.matches('${OVERLONG_TAG_PATTERN}'))` },
       ],
       validations: [
         {

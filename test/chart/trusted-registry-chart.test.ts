@@ -46,12 +46,12 @@ describe('TrustedRegistryChart with defaults', () => {
   test('the policy checks every image of every pod spec for the registry host and a digest', () => {
     const spec = findOne(manifests, 'ValidatingAdmissionPolicy').spec;
     // The pod-spec and UPDATE-slot expressions are pinned in test/policy/trusted-image-policy.test.ts.
-    expect(spec.variables.map((v: any) => v.name)).toEqual(['podSpec', 'oldPodSpec', 'oldSlots', 'images', 'untrustedImages', 'unpinnedImages']);
-    expect(spec.variables.slice(4)).toEqual([
+    expect(spec.variables.map((v: any) => v.name)).toEqual(['podSpec', 'oldPodSpec', 'oldSlots', 'allImages', 'changedImages', 'images', 'untrustedImages', 'unpinnedImages']);
+    expect(spec.variables.slice(6)).toEqual([
       { name: 'untrustedImages', expression: "variables.images.filter(image, !(image.startsWith('registry.mycorp.local/')))" },
       {
         name: 'unpinnedImages',
-        expression: "variables.images.filter(image, !image.matches('^[a-z0-9]+(?:(?:[.]|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?@sha256:[0-9a-f]{64}$'))",
+        expression: "variables.images.filter(image, !image.matches('^[a-z0-9]+(?:(?:[.]|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+(?::[A-Za-z0-9_][A-Za-z0-9_.-]*)?@sha256:[0-9a-f]{64}$') || image.matches(':[A-Za-z0-9_.-]{129}'))",
       },
     ]);
     expect(spec.validations.map((v: any) => v.expression)).toEqual(['size(variables.untrustedImages) == 0', 'size(variables.unpinnedImages) == 0']);

@@ -31,7 +31,8 @@ function validateSchema(manifest: any): void {
   }
 }
 
-const PINNED = "'^[a-z0-9]+(?:(?:[.]|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?@sha256:[0-9a-f]{64}$'";
+const PINNED = "'^[a-z0-9]+(?:(?:[.]|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+(?::[A-Za-z0-9_][A-Za-z0-9_.-]*)?@sha256:[0-9a-f]{64}$'";
+const OVERLONG_TAG = "':[A-Za-z0-9_.-]{129}'";
 
 describe('snapshots', () => {
   const configurations: Array<[string, Partial<TrustedImagePolicyProps>]> = [
@@ -113,12 +114,25 @@ describe('policy', () => {
           + " + (has(variables.oldPodSpec.volumes) ? variables.oldPodSpec.volumes : []).filter(v, has(v.image)).map(v, 'volumes/' + v.name + '=' + (has(v.image.reference) ? v.image.reference : ''))",
       },
       {
-        // Images whose slot is new: all of them on CREATE.
-        name: 'images',
+        // Every image, for a CREATE.
+        name: 'allImages',
+        expression: "variables.podSpec.containers.map(v, (has(v.image) ? v.image : ''))"
+          + " + (has(variables.podSpec.initContainers) ? variables.podSpec.initContainers : []).map(v, (has(v.image) ? v.image : ''))"
+          + " + (has(variables.podSpec.ephemeralContainers) ? variables.podSpec.ephemeralContainers : []).map(v, (has(v.image) ? v.image : ''))"
+          + " + (has(variables.podSpec.volumes) ? variables.podSpec.volumes : []).filter(v, has(v.image)).map(v, (has(v.image.reference) ? v.image.reference : ''))",
+      },
+      {
+        // Images whose slot is new, for an UPDATE (all of them without an old object).
+        name: 'changedImages',
         expression: "variables.podSpec.containers.filter(v, (size(variables.oldSlots) == 0 || !(('containers/' + v.name + '=' + (has(v.image) ? v.image : '')) in variables.oldSlots))).map(v, (has(v.image) ? v.image : ''))"
           + " + (has(variables.podSpec.initContainers) ? variables.podSpec.initContainers : []).filter(v, (size(variables.oldSlots) == 0 || !(('initContainers/' + v.name + '=' + (has(v.image) ? v.image : '')) in variables.oldSlots))).map(v, (has(v.image) ? v.image : ''))"
           + " + (has(variables.podSpec.ephemeralContainers) ? variables.podSpec.ephemeralContainers : []).filter(v, (size(variables.oldSlots) == 0 || !(('ephemeralContainers/' + v.name + '=' + (has(v.image) ? v.image : '')) in variables.oldSlots))).map(v, (has(v.image) ? v.image : ''))"
           + " + (has(variables.podSpec.volumes) ? variables.podSpec.volumes : []).filter(v, has(v.image) && (size(variables.oldSlots) == 0 || !(('volumes/' + v.name + '=' + (has(v.image.reference) ? v.image.reference : '')) in variables.oldSlots))).map(v, (has(v.image.reference) ? v.image.reference : ''))",
+      },
+      {
+        // Only one of the two is ever read, and so evaluated, by the API server.
+        name: 'images',
+        expression: 'oldObject == null ? variables.allImages : variables.changedImages',
       },
       {
         name: 'untrustedImages',
@@ -126,7 +140,7 @@ describe('policy', () => {
       },
       {
         name: 'unpinnedImages',
-        expression: `variables.images.filter(image, !image.matches(${PINNED}))`,
+        expression: `variables.images.filter(image, !image.matches(${PINNED}) || image.matches(${OVERLONG_TAG}))`,
       },
     ]);
     expect(policy.spec.validations).toEqual([
