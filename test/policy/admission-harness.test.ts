@@ -186,6 +186,29 @@ describe('engine cross-check', () => {
   });
 });
 
+describe('the cel-js worker the simulators of a file share', () => {
+  test('closing one simulator leaves another working, as when a file holds one per Kubernetes version', () => {
+    // GIVEN two simulators, as describeWithKube makes one per version and closes each in its afterAll
+    const first = new AdmissionSimulator([policy(alwaysDeny), binding({})]);
+    const second = new AdmissionSimulator([policy(alwaysDeny), binding({})]);
+    // WHEN the first is closed
+    first.close();
+    // THEN the second still reviews with both engines (a stopped worker would block, then throw)
+    try {
+      expect(second.review(podRequest())).toMatchObject({ allowed: false, denial: "ValidatingAdmissionPolicy 'test-policy' with binding 'test-binding' denied request: no" });
+    } finally {
+      second.close();
+    }
+  });
+
+  test('a closed simulator refuses to review instead of waiting on a stopped worker', () => {
+    const closed = new AdmissionSimulator([policy(alwaysDeny), binding({})]);
+    closed.close();
+    closed.close();
+    expect(() => closed.review(podRequest())).toThrow('AdmissionSimulator used after close()');
+  });
+});
+
 describe('CEL runtime cost', () => {
   const costly = (validations: object[], variables: object[] = []) => simulator([policy({ matchConstraints: podRules(['pods']), variables, validations }), binding({})]);
 

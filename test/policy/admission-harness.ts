@@ -137,6 +137,7 @@ export class AdmissionSimulator {
   private readonly policies = new Map<string, Manifest>();
   private readonly bindings: Manifest[] = [];
   private readonly engines: [CelEngine, CelEngine];
+  private closed = false;
 
   constructor(manifests: readonly unknown[]) {
     for (const manifest of roundTripYaml(manifests) as Manifest[]) {
@@ -147,11 +148,12 @@ export class AdmissionSimulator {
     if (this.policies.size === 0 || this.bindings.length === 0) {
       throw new Error('manifests hold no ValidatingAdmissionPolicy or no ValidatingAdmissionPolicyBinding');
     }
-    this.engines = [new BufbuildEngine(), sharedCelJsEngine()];
+    this.engines = [new BufbuildEngine(), acquireCelJsEngine()];
   }
 
   /** Decides one request; throws if the two CEL engines disagree on any expression. */
   review(request: AdmissionRequest): AdmissionResult {
+    if (this.closed) throw new Error('AdmissionSimulator used after close()');
     // Only the primary engine meters cost; the cross-check takes its cost verdicts, step by step.
     const primary = new Review(this.engines[0], request).run(this.policies, this.bindings);
     const crossCheck = new Review(this.engines[1], request, primary.costExceeded).run(this.policies, this.bindings);
@@ -162,9 +164,15 @@ export class AdmissionSimulator {
     return primary.result;
   }
 
-  /** Stops the cel-js worker, which every simulator in this test file shares; call once, in afterAll. */
+  /**
+   * Releases this simulator's use of the cel-js worker, which every simulator of the test file
+   * shares: the worker stops when the last one is closed (a file may hold several, e.g. one per
+   * Kubernetes version, each closed in its own afterAll).
+   */
   close(): void {
-    closeCelJsEngine();
+    if (this.closed) return;
+    this.closed = true;
+    releaseCelJsEngine();
   }
 }
 
@@ -409,6 +417,7 @@ class CelJsEngine implements CelEngine {
   private readonly signal = new Int32Array(new SharedArrayBuffer(4));
   private readonly port: MessagePort;
   private readonly worker: Worker;
+  private terminated = false;
 
   constructor() {
     const { port1, port2 } = new MessageChannel();
@@ -433,11 +442,14 @@ class CelJsEngine implements CelEngine {
   }
 
   terminate(): void {
+    this.terminated = true;
     this.port.close();
     void this.worker.terminate();
   }
 
   private call(message: object): Outcome {
+    // A stopped worker never answers: without this, each call would block the thread for 30 s.
+    if (this.terminated) throw new Error('the cel-js worker was stopped: AdmissionSimulator used after close()');
     Atomics.store(this.signal, 0, 0);
     this.port.postMessage(message);
     // The first call also waits for the worker to start and load cel-js.
@@ -457,14 +469,18 @@ class CelJsEngine implements CelEngine {
 }
 
 let celJsEngine: CelJsEngine | undefined;
+let celJsEngineUsers = 0;
 
-/** One worker per test file: starting it costs far more than a request. */
-function sharedCelJsEngine(): CelJsEngine {
+/** One worker per test file, shared by its open simulators: starting it costs far more than a request. */
+function acquireCelJsEngine(): CelJsEngine {
   celJsEngine ??= new CelJsEngine();
+  celJsEngineUsers += 1;
   return celJsEngine;
 }
 
-function closeCelJsEngine(): void {
+function releaseCelJsEngine(): void {
+  celJsEngineUsers -= 1;
+  if (celJsEngineUsers > 0) return;
   celJsEngine?.terminate();
   celJsEngine = undefined;
 }
