@@ -104,7 +104,7 @@ EOF
     for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
       ldflags="$ldflags -X $pkg.gitVersion=v$KUBE_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$MINOR -X $pkg.gitTreeState=clean"
     done
-    echo "build-kube: building ${kube_packages[*]} (v$KUBE_VERSION; the first binary takes 20 to 45 minutes cold on 2 cores, each further one far less)"
+    echo "build-kube: building ${kube_packages[*]} (v$KUBE_VERSION; the first binary takes 4 to 45 minutes cold on 2 cores, each further one far less)"
     for package in "${kube_packages[@]}"; do
       name="$(basename "$package")"
       "$GO" build -trimpath -ldflags "$ldflags" -o "$OUT/.$name.partial" "$package"

@@ -74,7 +74,7 @@ export function missingKubePrerequisites(versions: readonly string[], env: NodeJ
   for (const version of versions) {
     const absent = CONTROL_PLANE_BINARIES.filter((binary) => !executable(join(kubeBinDir(version, env), binary)));
     if (absent.length === 0) continue;
-    const build = `scripts/build-kube.sh ${version} (builds them from the Go module proxy into ${kubeBinDir(version, env)}; about 40 minutes the first time on 2 cores)`;
+    const build = `scripts/build-kube.sh ${version} (builds them from the Go module proxy into ${kubeBinDir(version, env)}; 6 to 45 minutes the first time on 2 cores)`;
     missing.push(goInstalled
       ? `Kubernetes v${version} ${absent.join(', ')}: run ${build}`
       : `Kubernetes v${version} ${absent.join(', ')}: install Go 1.24 or later (https://go.dev/doc/install), then run ${build}`);
