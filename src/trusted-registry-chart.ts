@@ -13,6 +13,7 @@ import { CertManagerCertificate } from './tls/cert-manager-certificate';
 import { NodeTrust, NodeTrustOptions } from './tls/node-trust';
 import { UniqueObjectsCheck } from './unique-objects';
 import { invalid, validateHost, validateNamespace, validateEnumMember, validateUnique } from './validation';
+import { NAMESPACE_NAME_LABEL } from './well-known-labels';
 
 /**
  * Namespaces every cluster has. Nobody can claim them by creating them, so the chart never
@@ -22,7 +23,6 @@ import { invalid, validateHost, validateNamespace, validateEnumMember, validateU
  * (default).
  */
 const SYSTEM_NAMESPACES: readonly string[] = ['default', 'kube-node-lease', 'kube-public', 'kube-system'];
-const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
 
 /**
  * The registry's namespace as `TrustedRegistryChart` accepts it: a namespace name that is not one

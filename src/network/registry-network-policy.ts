@@ -5,9 +5,7 @@ import * as k8s from '../../imports/k8s';
 import { PrivateRegistry } from '../registry/private-registry';
 import { REGISTRY_CONTAINER_PORT, REGISTRY_PUSH_CONTAINER_PORT } from '../registry/registry-config';
 import { invalid, validateNamespace, validateObjectName, validateUnique } from '../validation';
-
-/** The label Kubernetes sets on every namespace to its name. */
-const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
+import { NAMESPACE_NAME_LABEL } from '../well-known-labels';
 
 /** Settings of `RegistryNetworkPolicy` other than its registry; `TrustedRegistryChartProps.networkPolicy`. */
 export interface RegistryNetworkPolicyOptions {

@@ -11,6 +11,7 @@ import {
 } from '../../imports/k8s';
 import { makeClusterScoped } from '../cluster-scoped';
 import { invalid, REPOSITORY_COMPONENT, validateHost, validateNamespace, validateObjectName, validateEnumMember, validateUnique } from '../validation';
+import { NAMESPACE_NAME_LABEL } from '../well-known-labels';
 
 /** What the API server does with a request that breaks the policy. */
 export enum PolicyMode {
@@ -95,7 +96,6 @@ export interface TrustedImagePolicyProps {
 const DEFAULT_NAME = 'trusted-images';
 const KUBE_SYSTEM = 'kube-system';
 const DEFAULT_EXEMPT_NAMESPACES = [KUBE_SYSTEM];
-const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
 
 
 /**

@@ -1,5 +1,6 @@
 import { celError, CelResult, CelValue, isCelError, isCelList, isCelMap, parse, plan, RE2JS } from '../bundled/cel';
 import { COST_LIMIT_ERROR, CostMeter, meteredCelEnv } from './cel-cost';
+import { NAMESPACE_NAME_LABEL } from '../well-known-labels';
 
 /**
  * Evaluates ValidatingAdmissionPolicies and their bindings on admission requests the way the
@@ -57,7 +58,6 @@ interface Manifest {
 type Planned = ReturnType<typeof plan>;
 
 const ADMISSION_GROUP = 'admissionregistration.k8s.io';
-const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
 const MAX_MESSAGE_BYTES = 5 * 1024;
 
 export class PolicyEvaluator {
