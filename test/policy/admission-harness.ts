@@ -417,7 +417,6 @@ class CelJsEngine implements CelEngine {
   private readonly signal = new Int32Array(new SharedArrayBuffer(4));
   private readonly port: MessagePort;
   private readonly worker: Worker;
-  private terminated = false;
 
   constructor() {
     const { port1, port2 } = new MessageChannel();
@@ -442,14 +441,11 @@ class CelJsEngine implements CelEngine {
   }
 
   terminate(): void {
-    this.terminated = true;
     this.port.close();
     void this.worker.terminate();
   }
 
   private call(message: object): Outcome {
-    // A stopped worker never answers: without this, each call would block the thread for 30 s.
-    if (this.terminated) throw new Error('the cel-js worker was stopped: AdmissionSimulator used after close()');
     Atomics.store(this.signal, 0, 0);
     this.port.postMessage(message);
     // The first call also waits for the worker to start and load cel-js.
